@@ -1,0 +1,121 @@
+/**
+ * Bundles the function with esbuild and zips it deterministically: the same source gives the same bytes
+ * on any machine, in any time zone, under any umask and from any checkout path. `source_code_hash` is the
+ * zip's SHA-256, so `terraform plan` shows no change to the function when its code has not changed.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { buildSync } from "esbuild";
+import { zipSync, type Zippable } from "fflate";
+
+export interface BundleOptions {
+  /** Entry file of the function, absolute or relative to `projectRoot`. */
+  readonly entry: string;
+  /** Root of the project: every path esbuild records (source maps) is relative to it. */
+  readonly projectRoot: string;
+  /** Node.js version the code must run on, as an esbuild target. @default "node20" (valid on nodejs22.x too) */
+  readonly target?: string;
+  /** Minify the bundle. @default true */
+  readonly minify?: boolean;
+  /** Write an external source map beside the bundle. @default true */
+  readonly sourceMap?: boolean;
+}
+
+export interface Bundle {
+  /** The zip's bytes. */
+  readonly zip: Uint8Array;
+  /** Hex SHA-256 of the zip. */
+  readonly sha256Hex: string;
+  /** Base64 SHA-256 of the zip: what `source_code_hash` expects (it is what `filebase64sha256` computes). */
+  readonly sha256Base64: string;
+  /** Names and sizes of the files inside the zip, in their order. */
+  readonly files: ReadonlyArray<{ name: string; size: number }>;
+}
+
+/**
+ * DOS timestamps hold local date fields, and zip libraries fill them from a `Date` with local getters.
+ * A `Date` built from local fields therefore encodes the same bytes in every time zone; a fixed UTC
+ * instant does not. 1980-01-01 00:00 is the earliest DOS date, the convention of reproducible builds.
+ */
+function fixedLocalDosEpoch(): Date {
+  return new Date(1980, 0, 1, 0, 0, 0, 0);
+}
+
+/** Regular file, rw-r--r--: the zip records this mode whatever the umask of the machine. */
+const UNIX_FILE_MODE = 0o100644;
+/** The zip "made by" host system: 3 = Unix, so that the mode above is read by unzip and by Lambda. */
+const ZIP_HOST_UNIX = 3;
+
+/** Zips named contents in sorted order with fixed timestamps and modes. */
+export function deterministicZip(entries: Record<string, Uint8Array>): Uint8Array {
+  const names = Object.keys(entries).sort();
+  const zippable: Zippable = {};
+  for (const name of names) {
+    zippable[name] = [
+      entries[name],
+      { mtime: fixedLocalDosEpoch(), os: ZIP_HOST_UNIX, attrs: UNIX_FILE_MODE << 16, level: 9 },
+    ];
+  }
+  return zipSync(zippable);
+}
+
+export function bundleFunction(options: BundleOptions): Bundle {
+  const projectRoot = path.resolve(options.projectRoot);
+  const entry = path.resolve(projectRoot, options.entry);
+  if (!existsSync(entry)) {
+    throw new Error(`The function's entry file ${path.relative(projectRoot, entry)} does not exist: check the entry option.`);
+  }
+  const result = buildSync({
+    entryPoints: [path.relative(projectRoot, entry)],
+    absWorkingDir: projectRoot,
+    outdir: "out",
+    entryNames: "handler",
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: options.target ?? "node20",
+    minify: options.minify ?? true,
+    treeShaking: true,
+    sourcemap: options.sourceMap === false ? false : "external",
+    // Source paths in the map stay relative and no absolute path leaks into the bundle.
+    sourceRoot: "",
+    legalComments: "none",
+    write: false,
+    logLevel: "silent",
+    metafile: false,
+  });
+  if (result.errors.length > 0) {
+    throw new Error(`esbuild could not bundle ${options.entry}: ${result.errors.map((e) => e.text).join("; ")}`);
+  }
+  const entries: Record<string, Uint8Array> = {};
+  for (const file of result.outputFiles) {
+    entries[path.basename(file.path)] = file.contents;
+  }
+  const zip = deterministicZip(entries);
+  const digest = createHash("sha256").update(zip).digest();
+  return {
+    zip,
+    sha256Hex: digest.toString("hex"),
+    sha256Base64: digest.toString("base64"),
+    files: Object.keys(entries)
+      .sort()
+      .map((name) => ({ name, size: entries[name].length })),
+  };
+}
+
+/**
+ * Writes the zip to a content-addressed file outside the project, from which cdktf copies it into the
+ * synthesized stack. The name depends only on the content, so the asset path in `cdk.tf.json` is stable.
+ */
+export function writeBundle(bundle: Bundle, fileName = "function.zip"): string {
+  const dir = path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex);
+  const file = path.join(dir, fileName);
+  if (existsSync(file) && createHash("sha256").update(readFileSync(file)).digest("hex") === bundle.sha256Hex) {
+    return file;
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, bundle.zip);
+  return file;
+}

@@ -1,0 +1,55 @@
+import { Construct } from "constructs";
+import { LambdaAlias } from "@cdktf/provider-aws/lib/lambda-alias";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import { S3BucketNotification } from "@cdktf/provider-aws/lib/s3-bucket-notification";
+import { validateTriggerRules, type TriggerRule } from "../validation";
+
+export interface BucketTriggerProps {
+  /** Name of the bucket whose events invoke the function. Required. */
+  readonly bucketName: string;
+  /** ARN of that bucket: the only `source_arn` the permission accepts. Required. */
+  readonly bucketArn: string;
+  /** Account that owns the bucket: the only `source_account` the permission accepts. Required. */
+  readonly bucketOwnerAccountId: string;
+  /** The alias S3 invokes. Never the unqualified function, whose `$LATEST` is unpublished code. Required. */
+  readonly alias: LambdaAlias;
+  /** Notification rules; they must not overlap (S3 rejects overlapping rules). Required, at least one. */
+  readonly rules: readonly TriggerRule[];
+}
+
+/**
+ * S3 → Lambda wiring: the resource-based permission that lets only this bucket, in this account, invoke
+ * only this alias, and the bucket's notification configuration, written after the permission exists
+ * because S3 test-invokes every destination when the configuration is written.
+ */
+export class BucketTrigger extends Construct {
+  public readonly permission: LambdaPermission;
+  public readonly notification: S3BucketNotification;
+
+  constructor(scope: Construct, id: string, props: BucketTriggerProps) {
+    super(scope, id);
+    validateTriggerRules("triggers", props.rules);
+
+    this.permission = new LambdaPermission(this, "allow-s3", {
+      statementId: "AllowS3InvokeFromSourceBucket",
+      action: "lambda:InvokeFunction",
+      functionName: props.alias.functionName,
+      qualifier: props.alias.name,
+      principal: "s3.amazonaws.com",
+      sourceArn: props.bucketArn,
+      sourceAccount: props.bucketOwnerAccountId,
+    });
+
+    this.notification = new S3BucketNotification(this, "notification", {
+      bucket: props.bucketName,
+      lambdaFunction: props.rules.map((rule, i) => ({
+        id: `checksum-index-${i}`,
+        lambdaFunctionArn: props.alias.arn,
+        events: [...rule.events],
+        filterPrefix: rule.prefix === "" ? undefined : rule.prefix,
+        filterSuffix: rule.suffix === "" ? undefined : rule.suffix,
+      })),
+      dependsOn: [this.permission],
+    });
+  }
+}
