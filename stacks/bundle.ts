@@ -78,7 +78,10 @@ export function bundleFunction(options: BundleOptions): Bundle {
     target: options.target ?? "node20",
     minify: options.minify ?? true,
     treeShaking: true,
-    sourcemap: options.sourceMap === false ? false : "external",
+    sourcemap: options.sourceMap === false ? false : "linked",
+    // Paths through a symlinked node_modules stay as they are, so the source map does not name the
+    // folder the link points to.
+    preserveSymlinks: true,
     // Source paths in the map stay relative and no absolute path leaks into the bundle.
     sourceRoot: "",
     legalComments: "none",

@@ -13,6 +13,7 @@ import {
   validateNamePrefix,
   validateNoSelfTrigger,
   validateRegion,
+  validateTriggerRules,
   type TriggerRule,
 } from "./validation";
 
@@ -162,6 +163,7 @@ export class ChecksumIndexStack extends TerraformStack {
       suffix: t.suffix ?? "",
       events: [...(t.events ?? DEFAULT_EVENTS)],
     }));
+    validateTriggerRules("triggers", this.rules);
     this.indexPrefix = props.index?.prefix ?? DEFAULT_INDEX_PREFIX;
 
     // Source bucket: created, or an existing one of which only the notification is managed.
@@ -231,6 +233,8 @@ export class ChecksumIndexStack extends TerraformStack {
       aliasName: fn.aliasName,
       maxRetryAttempts: fn.maxRetryAttempts,
       maxEventAgeSeconds: fn.maxEventAgeSeconds,
+      accountId: props.accountId,
+      region,
     });
 
     // The account is never looked up (that would need AWS credentials to plan): it is given, or read from

@@ -61,6 +61,13 @@ export interface IndexerFunctionProps {
   readonly maxEventAgeSeconds?: number;
   /** Days the failure queue keeps failed events, 1 to 14. @default 14 */
   readonly failureRetentionDays?: number;
+  /**
+   * Account and region the function is deployed to. When both are known, the log group and queue ARNs in
+   * the role's policy are written out, so `terraform plan` shows the whole policy before apply.
+   * @default undefined: the ARNs are Terraform references, known after apply
+   */
+  readonly accountId?: string;
+  readonly region?: string;
   /** Extra environment variables of the function (never secrets: they are plain text in state). @default {} */
   readonly environment?: Record<string, string>;
   /** Tags of every resource of the function. @default {} */
@@ -110,6 +117,8 @@ export class IndexerFunction extends Construct {
     }
 
     const functionName = `${props.namePrefix}-indexer`;
+    const logGroupName = `/aws/lambda/${functionName}`;
+    const queueName = `${props.namePrefix}-indexer-failures`;
     const tags = props.tags;
 
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, "..", "..");
@@ -124,17 +133,23 @@ export class IndexerFunction extends Construct {
     });
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
-      name: `/aws/lambda/${functionName}`,
+      name: logGroupName,
       retentionInDays: retention,
       tags,
     });
 
     this.failureQueue = new SqsQueue(this, "failures", {
-      name: `${props.namePrefix}-indexer-failures`,
+      name: queueName,
       sqsManagedSseEnabled: true,
       messageRetentionSeconds: failureRetentionDays * 86400,
       tags,
     });
+
+    const known = props.accountId !== undefined && props.region !== undefined;
+    const logGroupArn = known
+      ? `arn:aws:logs:${props.region}:${props.accountId}:log-group:${logGroupName}`
+      : this.logGroup.arn;
+    const queueArn = known ? `arn:aws:sqs:${props.region}:${props.accountId}:${queueName}` : this.failureQueue.arn;
 
     const assumeRole = new DataAwsIamPolicyDocument(this, "assume-role", {
       statement: [
@@ -173,13 +188,13 @@ export class IndexerFunction extends Construct {
         sid: "WriteOwnLogs",
         effect: "Allow",
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [`${this.logGroup.arn}:log-stream:*`],
+        resources: [`${logGroupArn}:log-stream:*`],
       },
       {
         sid: "SendFailedEvents",
         effect: "Allow",
         actions: ["sqs:SendMessage"],
-        resources: [this.failureQueue.arn],
+        resources: [queueArn],
       },
     );
     const kmsKeys = [...new Set(props.kmsKeyArns ?? [])];

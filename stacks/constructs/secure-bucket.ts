@@ -87,6 +87,7 @@ export class SecureBucket extends Construct {
       versioningConfiguration: { status: this.versioned ? "Enabled" : "Disabled" },
     });
 
+    const arn = `arn:aws:s3:::${props.bucketName}`;
     const tlsOnly = new DataAwsIamPolicyDocument(this, "tls-only", {
       statement: [
         {
@@ -94,7 +95,8 @@ export class SecureBucket extends Construct {
           effect: "Deny",
           principals: [{ type: "*", identifiers: ["*"] }],
           actions: ["s3:*"],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
+          // From the name, not the resource, so that the plan shows the policy whole.
+          resources: [arn, `${arn}/*`],
           condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
         },
       ],

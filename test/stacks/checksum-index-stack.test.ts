@@ -70,7 +70,7 @@ describe("buckets", () => {
     for (const p of policies) {
       const doc = /^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/.exec(p.policy)![1];
       const bucketId = /^\$\{aws_s3_bucket\.([^.]+)\.id\}$/.exec(p.bucket)![1];
-      const arn = ref("aws_s3_bucket", bucketId, "arn");
+      const arn = `arn:aws:s3:::${s.resources("aws_s3_bucket")[bucketId].bucket}`;
       expect(s.data("aws_iam_policy_document")[doc].statement).toEqual([
         {
           sid: "DenyInsecureTransport",

@@ -1,0 +1,85 @@
+/**
+ * The synthesized Terraform, proven by Terraform itself: init from the local provider mirror, validate,
+ * and plan offline with fake credentials (the stack needs no AWS call to plan).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { synthAppToDisk } from "../support/synth";
+import { initStack, planJson, type InitializedStack } from "../support/terraform";
+
+describe.each(["dev", "prod"])("terraform on the %s stack", (stackName) => {
+  let stack: InitializedStack;
+  let plan: any;
+
+  beforeAll(() => {
+    stack = initStack(synthAppToDisk({ namePrefix: "cix-tftest", accountId: "111122223333" }), stackName);
+    plan = planJson(stack);
+  });
+
+  it("validates", () => {
+    const result = JSON.parse(stack.tf.ok(["validate", "-json", "-no-color"], stack.dir));
+    expect(result.diagnostics).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it("plans to create every resource and to change or destroy nothing", () => {
+    const managed = plan.resource_changes.filter((rc: any) => rc.mode === "managed");
+    expect(new Set(managed.map((rc: any) => rc.change.actions.join(",")))).toEqual(new Set(["create"]));
+    // Policy documents are rendered locally, during plan: nothing is left to read at apply.
+    expect(plan.resource_changes.filter((rc: any) => rc.mode === "data")).toEqual([]);
+    const types = managed.map((rc: any) => rc.type).sort();
+    expect(types).toEqual(
+      [
+        "aws_cloudwatch_log_group",
+        "aws_iam_role",
+        "aws_iam_role_policy",
+        "aws_lambda_alias",
+        "aws_lambda_function",
+        "aws_lambda_function_event_invoke_config",
+        "aws_lambda_permission",
+        "aws_s3_bucket",
+        "aws_s3_bucket",
+        "aws_s3_bucket_notification",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_versioning",
+        "aws_sqs_queue",
+      ].sort(),
+    );
+  });
+
+  it("shows the notification, the permission and the function as they will be created", () => {
+    const after = (type: string) => plan.resource_changes.find((rc: any) => rc.type === type).change.after;
+    expect(after("aws_s3_bucket_notification").lambda_function[0]).toMatchObject({
+      events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+      filter_prefix: "incoming/",
+    });
+    expect(after("aws_lambda_permission")).toMatchObject({
+      principal: "s3.amazonaws.com",
+      source_arn: `arn:aws:s3:::cix-tftest-${stackName}-source`,
+      qualifier: "live",
+      action: "lambda:InvokeFunction",
+    });
+    expect(after("aws_lambda_function")).toMatchObject({ runtime: "nodejs22.x", publish: true, handler: "handler.handler" });
+  });
+
+  it("shows the role's whole policy in the plan when the account is given", () => {
+    const policy = plan.resource_changes.find((rc: any) => rc.type === "aws_iam_role_policy").change.after.policy;
+    const resources = JSON.parse(policy).Statement.map((st: any) => st.Resource);
+    expect(resources).toEqual([
+      `arn:aws:s3:::cix-tftest-${stackName}-source/incoming/*`,
+      `arn:aws:s3:::cix-tftest-${stackName}-index/index/*`,
+      `arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/cix-tftest-${stackName}-indexer:log-stream:*`,
+      `arn:aws:sqs:us-east-1:111122223333:cix-tftest-${stackName}-indexer-failures`,
+    ]);
+    for (const rc of plan.resource_changes.filter((r: any) => r.type === "aws_s3_bucket_policy")) {
+      expect(JSON.parse(rc.change.after.policy).Statement[0].Condition).toEqual({ Bool: { "aws:SecureTransport": "false" } });
+    }
+  });
+});
