@@ -1,43 +1,88 @@
 /**
- * Entry point of the indexer function. Foundation version: hashes each created object and writes its
- * index record; the full delivery semantics (ordering, duplicates, removals) build on this.
+ * Entry point of the indexer function: configuration at cold start, then every record of the event.
+ *
+ * A record that cannot be parsed is logged and skipped (it would fail again on every retry); an error while
+ * indexing a valid record is rethrown after the other records were tried, so that Lambda retries the event
+ * and finally sends it to the on-failure destination. Retrying the records that succeeded is harmless:
+ * they are recognized as duplicates.
  */
-import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { ENV } from "./contract";
+import type { Context } from "aws-lambda";
+import { readConfig } from "./config";
+import { parseEvent } from "./event";
+import { indexKeys } from "./index-keys";
+import { indexChange, isChecksumMismatch, type IndexerDeps } from "./indexer";
+import { createLogger, type Logger } from "./log";
+import { createS3Client, S3DocumentStore, S3ObjectReader } from "./s3-store";
 
-interface S3EventRecord {
-  eventName: string;
-  s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer: string } };
+export interface Runtime {
+  readonly deps: IndexerDeps;
+  readonly logger: Logger;
+  readonly now?: () => Date;
 }
 
-const indexBucket = process.env[ENV.indexBucket];
-if (!indexBucket) throw new Error(`${ENV.indexBucket} is not set: give the name of the index bucket.`);
-const indexPrefix = process.env[ENV.indexPrefix] ?? "";
-const s3 = new S3Client({ forcePathStyle: process.env[ENV.forcePathStyle] === "true" });
+/** Builds the function's dependencies from its environment. */
+export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
+  const config = readConfig(env);
+  // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+  const s3 = createS3Client({ forcePathStyle: config.forcePathStyle });
+  return {
+    deps: { reader: new S3ObjectReader(s3), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
+    logger: createLogger(env),
+  };
+}
 
-export async function handler(event: { Records?: S3EventRecord[] }): Promise<void> {
-  for (const record of event.Records ?? []) {
-    if (!record.eventName.startsWith("ObjectCreated:")) continue;
-    const bucket = record.s3.bucket.name;
-    const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, " "));
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: record.s3.object.versionId }));
-    const hash = createHash("sha256");
-    let size = 0;
-    for await (const chunk of object.Body as Readable) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-    const sha256 = hash.digest("hex");
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: indexBucket,
-        Key: `${indexPrefix}objects/${encodeURIComponent(bucket)}/${encodeURIComponent(key)}.json`,
-        Body: JSON.stringify({ bucket, key, size, sha256 }),
-        ContentType: "application/json",
-      }),
-    );
-    console.log(JSON.stringify({ key, size, sha256, outcome: "indexed" }));
+export class RecordsFailedError extends Error {
+  constructor(readonly failures: ReadonlyArray<{ key: string; error: Error }>) {
+    super(`${failures.length} record(s) failed: ${failures.map((f) => `${f.key}: ${f.error.message}`).join("; ")}`);
+    this.name = "RecordsFailedError";
   }
 }
+
+export async function processEvent(event: unknown, requestId: string, runtime: Runtime): Promise<void> {
+  const { logger, deps } = runtime;
+  const parsed = parseEvent(event);
+  if (parsed.type === "test-event") {
+    logger.log("info", "s3:TestEvent acknowledged", { outcome: "test-event", bucket: parsed.bucket });
+    return;
+  }
+  for (const rejected of parsed.rejected) {
+    logger.log("error", "record rejected", { outcome: "rejected", record: rejected.index, reason: rejected.reason });
+  }
+  const failures: Array<{ key: string; error: Error }> = [];
+  for (const change of parsed.changes) {
+    const started = Date.now();
+    const base = { bucket: change.bucket, key: change.key, versionId: change.versionId, eventName: change.eventName, sequencer: change.sequencer };
+    try {
+      const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps);
+      const record = result.record;
+      const fields = {
+        ...base,
+        outcome: result.outcome,
+        size: record?.state === "present" ? record.size : undefined,
+        sha256: record?.state === "present" ? record.sha256 : undefined,
+        s3Checksum: record?.state === "present" ? record.s3Checksum.verification : undefined,
+        reason: result.reason,
+        durationMs: Date.now() - started,
+      };
+      if (isChecksumMismatch(record)) {
+        logger.log("error", "S3's stored checksum does not match the bytes read", { ...fields, s3ChecksumValue: record.s3Checksum.value, s3ChecksumAlgorithm: record.s3Checksum.algorithm });
+      } else {
+        logger.log("info", "record processed", fields);
+      }
+    } catch (error) {
+      failures.push({ key: change.key, error: error as Error });
+      logger.log("error", "record failed", { ...base, outcome: "failed", error: (error as Error).message, errorName: (error as Error).name, durationMs: Date.now() - started });
+    }
+  }
+  if (failures.length > 0) throw new RecordsFailedError(failures);
+}
+
+let runtime: Runtime | undefined;
+
+export async function handler(event: unknown, context?: Pick<Context, "awsRequestId">): Promise<void> {
+  runtime ??= createRuntime();
+  await processEvent(event, context?.awsRequestId ?? "unknown", runtime);
+}
+
+// Fail the cold start, not the first record, when the configuration is wrong.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME) runtime = createRuntime();

@@ -185,6 +185,14 @@ export class IndexerFunction extends Construct {
         resources: [`${props.indexBucketArn}/${props.indexPrefix}*`],
       },
       {
+        // Only so that S3 answers 404, not 403, for a record that does not exist yet: without ListBucket S3
+        // hides whether a key exists. Lists index record names, nothing of the source.
+        sid: "FindIndexRecords",
+        effect: "Allow",
+        actions: ["s3:ListBucket"],
+        resources: [props.indexBucketArn],
+      },
+      {
         sid: "WriteOwnLogs",
         effect: "Allow",
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],

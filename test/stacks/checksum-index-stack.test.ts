@@ -238,6 +238,7 @@ describe("execution role", () => {
     expect(byAction).toEqual([
       ["ReadSourceObjects0", ["s3:GetObject"], ["arn:aws:s3:::cix-test-source/incoming/*"]],
       ["ReadWriteIndexRecords", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], ["arn:aws:s3:::cix-test-index/index/*"]],
+      ["FindIndexRecords", ["s3:ListBucket"], ["arn:aws:s3:::cix-test-index"]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:log-stream:\*$/)]],
       ["SendFailedEvents", ["sqs:SendMessage"], [expect.stringMatching(/^\$\{aws_sqs_queue\.[^.]+\.arn\}$/)]],
     ]);

@@ -75,6 +75,7 @@ describe.each(["dev", "prod"])("terraform on the %s stack", (stackName) => {
     expect(resources).toEqual([
       `arn:aws:s3:::cix-tftest-${stackName}-source/incoming/*`,
       `arn:aws:s3:::cix-tftest-${stackName}-index/index/*`,
+      `arn:aws:s3:::cix-tftest-${stackName}-index`,
       `arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/cix-tftest-${stackName}-indexer:log-stream:*`,
       `arn:aws:sqs:us-east-1:111122223333:cix-tftest-${stackName}-indexer-failures`,
     ]);

@@ -1,0 +1,148 @@
+/**
+ * The index record: one JSON document per object (and per version in versioned buckets). Pure.
+ */
+import type { ObjectChange } from "./event";
+
+export const SCHEMA_VERSION = 1;
+
+/** What S3 itself says about the object's checksum, and whether it agrees with what was read. */
+export interface S3ChecksumCheck {
+  /** "FULL_OBJECT" or "COMPOSITE" (multipart, checksum of part checksums), or absent when S3 has none. */
+  readonly type?: string;
+  /** CRC32, CRC32C, CRC64NVME, SHA1, SHA256, or absent. */
+  readonly algorithm?: string;
+  /** S3's value, base64, as S3 returns it. */
+  readonly value?: string;
+  /**
+   * "match": S3's full-object checksum equals the one computed from the bytes read;
+   * "mismatch": it does not (logged as an error);
+   * "not-comparable": S3's checksum is composite, or of an algorithm the function does not compute;
+   * "absent": S3 stores no checksum for the object.
+   */
+  readonly verification: "match" | "mismatch" | "not-comparable" | "absent";
+}
+
+interface RecordBase {
+  readonly schemaVersion: typeof SCHEMA_VERSION;
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly eventName: string;
+  readonly eventTime: string;
+  /** Orders the events of this key (see sequencer.ts). */
+  readonly sequencer: string;
+  readonly indexedAt: string;
+  /** The Lambda request that wrote the record. */
+  readonly requestId: string;
+  /** The S3 request that changed the object. */
+  readonly s3RequestId: string | null;
+}
+
+export interface PresentRecord extends RecordBase {
+  readonly state: "present";
+  readonly size: number;
+  readonly eTag: string;
+  /** SHA-256 of the object's bytes, lowercase hex, computed by reading every byte once. */
+  readonly sha256: string;
+  readonly contentType: string | null;
+  readonly lastModified: string | null;
+  readonly s3Checksum: S3ChecksumCheck;
+}
+
+/**
+ * A removal. Kept rather than deleting the record: its sequencer is what stops an older create, delivered
+ * late, from bringing back an object that no longer exists.
+ */
+export interface DeletedRecord extends RecordBase {
+  readonly state: "deleted";
+  /** Whether a delete marker was created (versioned) or the object/version was deleted. */
+  readonly deleteMarker: boolean;
+}
+
+export type IndexRecord = PresentRecord | DeletedRecord;
+
+/** A content lookup entry: points from a SHA-256 to one object (version). */
+export interface ContentEntry {
+  readonly schemaVersion: typeof SCHEMA_VERSION;
+  readonly sha256: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId: string | null;
+  readonly size: number;
+}
+
+/** What reading the object produced. */
+export interface ReadResult {
+  readonly sha256: string;
+  readonly size: number;
+  readonly eTag: string;
+  readonly versionId?: string;
+  readonly contentType?: string;
+  readonly lastModified?: Date;
+  readonly s3Checksum: S3ChecksumCheck;
+}
+
+export interface RecordContext {
+  readonly requestId: string;
+  readonly now: Date;
+}
+
+function base(change: ObjectChange, ctx: RecordContext, versionId: string | undefined): RecordBase {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    bucket: change.bucket,
+    key: change.key,
+    versionId: versionId ?? null,
+    eventName: change.eventName,
+    eventTime: change.eventTime,
+    sequencer: change.sequencer.toUpperCase(),
+    indexedAt: ctx.now.toISOString(),
+    requestId: ctx.requestId,
+    s3RequestId: change.s3RequestId ?? null,
+  };
+}
+
+export function presentRecord(change: ObjectChange, read: ReadResult, ctx: RecordContext): PresentRecord {
+  return {
+    ...base(change, ctx, change.versionId ?? read.versionId),
+    state: "present",
+    size: read.size,
+    eTag: read.eTag,
+    sha256: read.sha256,
+    contentType: read.contentType ?? null,
+    lastModified: read.lastModified ? read.lastModified.toISOString() : null,
+    s3Checksum: read.s3Checksum,
+  };
+}
+
+export function deletedRecord(change: ObjectChange, ctx: RecordContext): DeletedRecord {
+  return {
+    ...base(change, ctx, change.versionId),
+    state: "deleted",
+    deleteMarker: change.eventName === "ObjectRemoved:DeleteMarkerCreated",
+  };
+}
+
+export function contentEntry(record: PresentRecord): ContentEntry {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    sha256: record.sha256,
+    bucket: record.bucket,
+    key: record.key,
+    versionId: record.versionId,
+    size: record.size,
+  };
+}
+
+/** Parses a stored record, refusing anything that is not one (a corrupted or foreign document). */
+export function parseIndexRecord(text: string): IndexRecord {
+  const value = JSON.parse(text);
+  if (typeof value !== "object" || value === null) throw new Error("an index record must be a JSON object");
+  if (value.schemaVersion !== SCHEMA_VERSION) throw new Error(`unknown index record schema version ${value.schemaVersion}`);
+  if (value.state !== "present" && value.state !== "deleted") throw new Error(`unknown index record state ${value.state}`);
+  if (typeof value.sequencer !== "string" || typeof value.key !== "string" || typeof value.bucket !== "string") {
+    throw new Error("an index record needs bucket, key and sequencer");
+  }
+  if (value.state === "present" && !/^[0-9a-f]{64}$/.test(value.sha256)) throw new Error("a present index record needs a sha256");
+  return value as IndexRecord;
+}

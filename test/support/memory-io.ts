@@ -1,0 +1,92 @@
+/** In-memory versions of the function's I/O (lambda/ports.ts), enforcing the same conditions S3 does. */
+import { createHash } from "node:crypto";
+import {
+  ObjectGoneError,
+  ObjectReplacedError,
+  type DocumentStore,
+  type ObjectRead,
+  type ObjectReader,
+  type ObjectReadRequest,
+  type StoredDocument,
+} from "../../lambda/ports";
+
+export class MemoryDocumentStore implements DocumentStore {
+  readonly docs = new Map<string, { text: string; etag: string }>();
+  private counter = 0;
+  /** Called before each conditional write: lets a test slip in a concurrent writer. */
+  beforeConditionalWrite?: (key: string) => Promise<void> | void;
+  writes = 0;
+
+  async get<T>(key: string, parse: (text: string) => T): Promise<StoredDocument<T> | undefined> {
+    const doc = this.docs.get(key);
+    return doc ? { value: parse(doc.text), etag: doc.etag } : undefined;
+  }
+
+  async putIfAbsent(key: string, value: unknown): Promise<boolean> {
+    await this.beforeConditionalWrite?.(key);
+    if (this.docs.has(key)) return false;
+    this.set(key, value);
+    return true;
+  }
+
+  async putIfMatch(key: string, value: unknown, etag: string): Promise<boolean> {
+    await this.beforeConditionalWrite?.(key);
+    if (this.docs.get(key)?.etag !== etag) return false;
+    this.set(key, value);
+    return true;
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    this.set(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.docs.delete(key);
+  }
+
+  /** Writes as another process would, bypassing the hooks. */
+  set(key: string, value: unknown): void {
+    this.writes++;
+    this.docs.set(key, { text: JSON.stringify(value), etag: `"etag-${++this.counter}"` });
+  }
+
+  json(key: string): any {
+    const doc = this.docs.get(key);
+    return doc ? JSON.parse(doc.text) : undefined;
+  }
+
+  keysUnder(prefix: string): string[] {
+    return [...this.docs.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+}
+
+/** Objects by "bucket/key" or "bucket/key#version"; a read returns their SHA-256. */
+export class MemoryObjectReader implements ObjectReader {
+  readonly objects = new Map<string, { body: Buffer; eTag: string }>();
+  readonly reads: ObjectReadRequest[] = [];
+  failWith?: Error;
+
+  add(bucket: string, key: string, body: string | Buffer, versionId?: string): { eTag: string; size: number } {
+    const data = Buffer.from(body);
+    const eTag = createHash("md5").update(data).digest("hex");
+    this.objects.set(`${bucket}/${key}${versionId ? `#${versionId}` : ""}`, { body: data, eTag });
+    return { eTag, size: data.length };
+  }
+
+  async read(request: ObjectReadRequest): Promise<ObjectRead> {
+    this.reads.push(request);
+    if (this.failWith) throw this.failWith;
+    const object = this.objects.get(`${request.bucket}/${request.key}${request.versionId ? `#${request.versionId}` : ""}`);
+    if (!object) throw new ObjectGoneError(`s3://${request.bucket}/${request.key} no longer exists`);
+    if (request.ifMatch !== undefined && request.ifMatch !== object.eTag) throw new ObjectReplacedError(`s3://${request.bucket}/${request.key} no longer has ETag ${request.ifMatch}`);
+    return {
+      sha256: createHash("sha256").update(object.body).digest("hex"),
+      size: object.body.length,
+      eTag: object.eTag,
+      versionId: request.versionId,
+      contentType: "text/plain",
+      lastModified: new Date("2026-11-24T10:00:00Z"),
+      s3Checksum: { verification: "absent" },
+    };
+  }
+}
