@@ -55,9 +55,9 @@ export function decodeS3Key(encoded: string): string {
   return key;
 }
 
-/** The inverse of decodeS3Key: how S3 writes a key into an event. */
+/** The inverse of decodeS3Key: how S3 writes a key into an event ("/" stays as it is). */
 export function encodeS3Key(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, "+").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(key).replace(/%2F/g, "/").replace(/%20/g, "+").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 const isObject = (v: unknown): v is Record<string, any> => typeof v === "object" && v !== null && !Array.isArray(v);

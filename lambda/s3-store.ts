@@ -51,7 +51,8 @@ function errorName(error: unknown): string {
   return error instanceof S3ServiceException ? error.name : ((error as Error)?.name ?? "");
 }
 
-const isNotFound = (e: unknown) => ["NoSuchKey", "NoSuchVersion", "NotFound"].includes(errorName(e)) || status(e) === 404;
+/** A missing key or version; not a missing bucket, which is a real failure. HEAD answers a bare 404 "NotFound". */
+const isNotFound = (e: unknown) => ["NoSuchKey", "NoSuchVersion", "NotFound"].includes(errorName(e));
 const isPreconditionFailed = (e: unknown) => errorName(e) === "PreconditionFailed" || status(e) === 412;
 const isForbidden = (e: unknown) => errorName(e) === "AccessDenied" || status(e) === 403;
 
@@ -68,29 +69,24 @@ export class S3ObjectReader implements ObjectReader {
       VersionId: request.versionId,
       IfMatch: request.ifMatch,
     };
-    let head: HeadObjectCommandOutput;
-    try {
-      // S3's stored checksum comes with the head; the body is read without SDK validation (see above).
-      head = await this.s3.send(new HeadObjectCommand({ ...target, ChecksumMode: "ENABLED" }));
-    } catch (error) {
-      throw this.translate(error, where);
-    }
-    const eTag = unquote(head.ETag);
-    if (request.ifMatch !== undefined && eTag !== "" && eTag !== request.ifMatch) {
-      // Some S3-compatible servers ignore If-Match; compare anyway.
-      throw new ObjectReplacedError(`${where} has ETag ${eTag}, the event announced ${request.ifMatch}`);
-    }
+    // The body first: its errors say which of key, version or bucket is missing (a HEAD's 404 cannot).
     let body: Readable;
     let contentLength: number | undefined;
+    let eTag: string;
+    let versionId: string | undefined;
     try {
-      const object = await this.s3.send(
-        new GetObjectCommand({ ...target, VersionId: request.versionId ?? head.VersionId, IfMatch: eTag || request.ifMatch }),
-      );
+      const object = await this.s3.send(new GetObjectCommand(target));
       body = object.Body as Readable;
       contentLength = object.ContentLength;
-      if (unquote(object.ETag) !== eTag) throw new ObjectReplacedError(`${where} changed between HEAD and GET`);
+      eTag = unquote(object.ETag);
+      versionId = object.VersionId;
     } catch (error) {
       throw this.translate(error, where);
+    }
+    if (request.ifMatch !== undefined && eTag !== request.ifMatch) {
+      // Some S3-compatible servers ignore If-Match; compare anyway.
+      body.destroy();
+      throw new ObjectReplacedError(`${where} has ETag ${eTag}, the event announced ${request.ifMatch}`);
     }
     let digest;
     try {
@@ -104,11 +100,21 @@ export class S3ObjectReader implements ObjectReader {
     if (request.expectedSize !== undefined && digest.bytes !== request.expectedSize) {
       throw new IntegrityError(`${where}: read ${digest.bytes} bytes, the event announced ${request.expectedSize}`);
     }
+    // S3's stored checksum, from a HEAD of the very bytes read (same version, same ETag). The body was read
+    // without SDK validation (see createS3Client) so that a mismatch is recorded, not only thrown.
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.s3.send(
+        new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId ?? versionId, IfMatch: eTag, ChecksumMode: "ENABLED" }),
+      );
+    } catch (error) {
+      throw this.translate(error, where);
+    }
     return {
       sha256: digest.sha256Hex,
       size: digest.bytes,
       eTag,
-      versionId: head.VersionId && head.VersionId !== "null" ? head.VersionId : request.versionId,
+      versionId: request.versionId ?? (versionId && versionId !== "null" ? versionId : undefined),
       contentType: head.ContentType,
       lastModified: head.LastModified,
       s3Checksum: compareS3Checksum(

@@ -1,0 +1,60 @@
+/**
+ * A real S3-compatible server on loopback (s3rver), in-process, with a client that talks to it.
+ *
+ * The test client sends checksums only when required: today's SDK otherwise streams bodies of unknown
+ * length with aws-chunked framing, which s3rver stores as-is (a 1000-byte stream became 1043 bytes).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+// s3rver ships no types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require("s3rver");
+
+export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export interface S3TestServer {
+  readonly endpoint: string;
+  readonly client: S3Client;
+  /** The environment a handler needs to talk to this server. */
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
+  const directory = mkdtempSync(path.join(tmpdir(), "cix-s3rver-"));
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  return {
+    endpoint,
+    client,
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    },
+    async close() {
+      client.destroy();
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
