@@ -9,10 +9,23 @@ export interface Logger {
   log(level: Level, message: string, fields?: Record<string, unknown>): void;
 }
 
+const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/**
+ * The least severe level written: LOG_LEVEL, else the Lambda application log level
+ * (AWS_LAMBDA_LOG_LEVEL), else "info".
+ */
+export function minimumLevel(env: NodeJS.ProcessEnv): Level {
+  const value = (env.LOG_LEVEL || env.AWS_LAMBDA_LOG_LEVEL || "info").toLowerCase();
+  return value in RANK ? (value as Level) : "info";
+}
+
 export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
   const lambdaJson = env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+  const minimum = RANK[minimumLevel(env)];
   return {
     log(level, message, fields = {}) {
+      if (RANK[level] < minimum) return;
       const entry = { message, ...fields };
       if (lambdaJson) {
         console[level](entry);

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
-import { loadBundledHandler, type BundledHandler } from "../support/bundled-handler";
+import { loadBundledHandler, type BundledHandler } from "../../tools/local/bundled-handler";
 import { s3Event, s3Record, type EventSpec } from "../support/events";
 import { startS3Server, type S3TestServer } from "../support/s3-server";
 

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { parseRecord } from "../../lambda/event";
+import { compareSequencers } from "../../lambda/sequencer";
+import { keyOfPath, unstorableKeyReason } from "../../tools/local/local-endpoint";
+import { matchingRule, sequencerClock, shapeRecord } from "../../tools/local/event-routing";
+import { pipelineFromSynthesized, type PipelineConfig } from "../../tools/stack-config";
+import { synthStack } from "../support/synth";
+
+const pipeline: PipelineConfig = pipelineFromSynthesized(
+  "test",
+  synthStack({ triggers: [{ prefix: "csv/", suffix: ".csv" }, { prefix: "img/", events: ["s3:ObjectCreated:*"] }] }).config,
+);
+
+const raw = (eventName: string, key: string, extra: Record<string, unknown> = {}) => ({
+  eventName,
+  eventTime: "2026-11-25T00:00:00.000Z",
+  s3: { bucket: { name: "cix-test-source" }, object: { key, sequencer: "19ABC", ...extra } },
+});
+
+describe("the pipeline read from the synthesized stack", () => {
+  it("has the notification's rules, buckets, index and retries", () => {
+    expect(pipeline).toEqual({
+      stack: "test",
+      region: "eu-west-1",
+      sourceBucket: "cix-test-source",
+      rules: [
+        { id: "checksum-index-0", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], prefix: "csv/", suffix: ".csv" },
+        { id: "checksum-index-1", events: ["s3:ObjectCreated:*"], prefix: "img/", suffix: "" },
+      ],
+      indexBucket: "cix-test-index",
+      indexPrefix: "index/",
+      maxRetryAttempts: 2,
+      buckets: expect.arrayContaining(["cix-test-source", "cix-test-index"]),
+    });
+  });
+});
+
+describe("routing", () => {
+  it("sends what a rule's events, prefix and suffix match, and nothing else", () => {
+    expect(matchingRule(pipeline, "cix-test-source", "ObjectCreated:Put", "csv/a.csv")?.id).toBe("checksum-index-0");
+    expect(matchingRule(pipeline, "cix-test-source", "ObjectRemoved:Delete", "csv/a.csv")?.id).toBe("checksum-index-0");
+    expect(matchingRule(pipeline, "cix-test-source", "ObjectCreated:Put", "csv/a.txt")).toBeUndefined();
+    expect(matchingRule(pipeline, "cix-test-source", "ObjectRemoved:Delete", "img/a.png")).toBeUndefined();
+    expect(matchingRule(pipeline, "cix-test-index", "ObjectCreated:Put", "csv/a.csv")).toBeUndefined();
+  });
+
+  it("shapes records as S3 does: encoded key, multipart name, eTag filled in, the given sequencer", () => {
+    const shaped = shapeRecord(pipeline, raw("ObjectCreated:Post", "csv/Q3 report (final) ü.csv", { size: 10, eTag: "abc" }), "00FF")!;
+    expect(shaped.record.eventName).toBe("ObjectCreated:CompleteMultipartUpload");
+    expect(shaped.record.s3.object).toEqual({ key: "csv/Q3+report+%28final%29+%C3%BC.csv", sequencer: "00FF", size: 10, eTag: "abc" });
+    expect(parseRecord(shaped.record)).toMatchObject({ key: "csv/Q3 report (final) ü.csv", kind: "created" });
+    const copy = shapeRecord(pipeline, raw("ObjectCreated:Copy", "img/x.png", { size: 3 }), "0100", "etag-from-head")!;
+    expect(copy.record.s3.object.eTag).toBe("etag-from-head");
+  });
+
+  it("makes sequencers strictly increasing even within one millisecond", () => {
+    const next = sequencerClock(() => 1_700_000_000_000);
+    const a = next();
+    const b = next();
+    expect(compareSequencers(b, a)).toBeGreaterThan(0);
+    const later = sequencerClock(() => 1_700_000_000_001)();
+    expect(compareSequencers(later, b)).toBeGreaterThan(0);
+  });
+});
+
+describe("keys the local endpoint cannot store", () => {
+  it("reads the key of a path-style request", () => {
+    expect(keyOfPath("/bucket/a%20b/c.txt?uploads")).toBe("a b/c.txt");
+    expect(keyOfPath("/bucket")).toBeUndefined();
+    expect(keyOfPath("/bucket/")).toBeUndefined();
+  });
+
+  it("refuses a segment over 233 bytes or a key over 1024 bytes, and nothing else", () => {
+    expect(unstorableKeyReason(`a/${"x".repeat(233)}`)).toBeUndefined();
+    expect(unstorableKeyReason(`a/${"x".repeat(234)}`)).toMatch(/segment of 234 bytes/);
+    expect(unstorableKeyReason("y/".repeat(600))).toMatch(/1200 bytes long/);
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * `npm start`: the whole pipeline on this machine, no AWS account needed.
+ *
+ * An S3-compatible endpoint on loopback holds the stack's source and index buckets; every object event
+ * that the synthesized notification would send (same events, prefix and suffix, read from the synthesized
+ * stack) is shaped as S3 shapes it and handed to the bundled function, with the stack's retries. Failures
+ * are printed and kept in a failure log, as the on-failure destination keeps them in AWS.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { indexKeys } from "../lambda/index-keys";
+import { parseIndexRecord } from "../lambda/index-record";
+import { S3DocumentStore } from "../lambda/s3-store";
+import { loadBundledHandler, type BundledHandler } from "./local/bundled-handler";
+import { sequencerClock, shapeRecord, type S3ShapedRecord } from "./local/event-routing";
+import { startLocalEndpoint, type ServerObjectEvent } from "./local/local-endpoint";
+import { synthesizedPipeline, type PipelineConfig } from "./stack-config";
+
+/** The credentials s3rver knows; any client of the local endpoint uses them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+export interface LocalModeOptions {
+  /** Port on 127.0.0.1. @default 4569 (LOCAL_S3_PORT) */
+  readonly port: number;
+  /** Folder of the stored objects and the failure log. @default ".local-s3" (LOCAL_S3_DIR) */
+  readonly dataDir: string;
+  /** Stack whose configuration is used. @default "dev" */
+  readonly stack: string;
+  /** Pause before the n-th retry of a failed invocation, in ms. @default 1000 × n */
+  readonly retryDelayMs?: (attempt: number) => number;
+  readonly print?: (line: string) => void;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export async function startLocalMode(options: LocalModeOptions) {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const pipeline: PipelineConfig = synthesizedPipeline(options.stack);
+  const dataDir = path.resolve(options.dataDir);
+  const failureLog = path.join(dataDir, "failed-events.jsonl");
+  mkdirSync(path.join(dataDir, "s3"), { recursive: true });
+
+  const nextSequencer = sequencerClock();
+  const queue: Array<Promise<S3ShapedRecord | undefined>> = [];
+  let wake: (() => void) | undefined;
+  let handler: BundledHandler | undefined;
+  let client: S3Client | undefined;
+
+  // Events are shaped as they arrive (the sequencer follows arrival order) and handled one at a time,
+  // in that order.
+  const onEvent = (event: ServerObjectEvent) => {
+    for (const raw of event.Records) {
+      const sequencer = nextSequencer();
+      const needsETag = raw.eventName.startsWith("ObjectCreated:") && !raw.s3.object.eTag;
+      queue.push(
+        (async () => {
+          let eTag: string | undefined;
+          if (needsETag && client) {
+            const head = await client.send(new HeadObjectCommand({ Bucket: raw.s3.bucket.name, Key: raw.s3.object.key })).catch(() => undefined);
+            eTag = head?.ETag?.replace(/"/g, "");
+          }
+          return shapeRecord(pipeline, raw, sequencer, eTag);
+        })(),
+      );
+    }
+    wake?.();
+  };
+
+  const endpoint = await startLocalEndpoint({
+    directory: path.join(dataDir, "s3"),
+    port: options.port,
+    buckets: pipeline.buckets,
+    onEvent,
+    onProblem: (message) => print(`! ${message}`),
+  });
+  const env = {
+    AWS_ENDPOINT_URL_S3: endpoint.url,
+    S3_FORCE_PATH_STYLE: "true",
+    AWS_REGION: pipeline.region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    INDEX_BUCKET: pipeline.indexBucket,
+    INDEX_PREFIX: pipeline.indexPrefix,
+    // The handler's own lines for failures only; local mode prints each outcome itself.
+    LOG_LEVEL: "warn",
+  };
+  handler = loadBundledHandler(env);
+  client = new S3Client({ endpoint: endpoint.url, region: pipeline.region, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  const index = new S3DocumentStore(client, pipeline.indexBucket);
+  const keys = indexKeys(pipeline.indexPrefix);
+
+  async function deliver(shaped: S3ShapedRecord): Promise<void> {
+    const record = shaped.record;
+    const event = { Records: [record] };
+    const key = decodeURIComponent(String(record.s3.object.key).replace(/\+/g, " "));
+    const where = `s3://${record.s3.bucket.name}/${key}`;
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt <= pipeline.maxRetryAttempts; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, (options.retryDelayMs ?? ((n) => 1000 * n))(attempt)));
+      try {
+        await handler!(event, { awsRequestId: `local-${record.s3.object.sequencer}-${attempt}` });
+        const stored = await index.get(keys.current(record.s3.bucket.name, key), parseIndexRecord);
+        const current = stored?.value;
+        if (current && current.sequencer === record.s3.object.sequencer) {
+          print(
+            current.state === "present"
+              ? `indexed  ${where}  ${formatBytes(current.size)}  sha256 ${current.sha256}`
+              : `removed  ${where}`,
+          );
+        } else {
+          print(`skipped  ${where}  (${record.eventName}: ${current ? "the index holds a newer event" : "object gone or replaced"})`);
+        }
+        return;
+      } catch (error) {
+        lastError = error as Error;
+        print(`! ${record.eventName} ${where} failed (attempt ${attempt + 1} of ${pipeline.maxRetryAttempts + 1}): ${lastError.message}`);
+      }
+    }
+    appendFileSync(failureLog, JSON.stringify({ failedAt: new Date().toISOString(), error: lastError?.message, event }) + "\n");
+    print(`! kept in ${path.relative(process.cwd(), failureLog)}: ${JSON.stringify(record)}`);
+  }
+
+  let stopping = false;
+  const worker = (async () => {
+    while (!stopping || queue.length > 0) {
+      const next = queue.shift();
+      if (!next) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      const shaped = await next;
+      if (shaped) await deliver(shaped);
+    }
+  })();
+
+  return {
+    pipeline,
+    endpoint,
+    env,
+    failureLog,
+    /** Finishes the events already received, then closes the endpoint. */
+    async stop() {
+      // The function still talks to the endpoint while it finishes: close the endpoint last.
+      stopping = true;
+      wake?.();
+      await worker;
+      client?.destroy();
+      await endpoint.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: process.env.LOCAL_S3_PORT ?? "4569" },
+      "data-dir": { type: "string", default: process.env.LOCAL_S3_DIR ?? ".local-s3" },
+      stack: { type: "string", default: "dev" },
+      "retry-delay": { type: "string", default: "1000" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log("npm start -- [--port 4569] [--data-dir .local-s3] [--stack dev] [--retry-delay 1000]");
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port} is not a port number`);
+  const retryDelay = Number(values["retry-delay"]);
+  if (!Number.isInteger(retryDelay) || retryDelay < 0) throw new Error(`--retry-delay ${values["retry-delay"]} is not a number of milliseconds`);
+  const local = await startLocalMode({
+    port,
+    dataDir: values["data-dir"]!,
+    stack: values.stack!,
+    retryDelayMs: (attempt) => retryDelay * attempt,
+  });
+  const p = local.pipeline;
+  const watched = p.rules.map((r) => `${r.prefix}*${r.suffix} (${r.events.join(", ")})`).join("; ");
+  console.log(
+    [
+      `Local S3 endpoint  ${local.endpoint.url}   data in ${values["data-dir"]}/`,
+      `Stack ${p.stack}: source s3://${p.sourceBucket}/ watching ${watched}`,
+      `           index  s3://${p.indexBucket}/${p.indexPrefix}`,
+      ``,
+      `Point any S3 client at it (path-style addressing), for example:`,
+      `  export AWS_ENDPOINT_URL_S3=${local.endpoint.url} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${p.region}`,
+      `  aws s3 cp README.md s3://${p.sourceBucket}/${p.rules[0].prefix}README.md --endpoint-url ${local.endpoint.url}`,
+      `  npm run index -- get s3://${p.sourceBucket}/${p.rules[0].prefix}README.md`,
+      ``,
+      `Ctrl-C stops.`,
+    ].join("\n"),
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping: finishing the events already received…");
+    await local.stop();
+    console.log("Stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  // A local development server stays up: report what went wrong and carry on.
+  process.on("uncaughtException", (error) => console.error(`! unexpected error, still running: ${error.stack ?? error}`));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(`npm start: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}
