@@ -67,8 +67,16 @@ export function writeCliConfig(file: string, mirror = providerMirrorPath()): str
   return file;
 }
 
-/** Provider settings that let `terraform plan` run with no AWS account and no network. */
+/** Name of the state file an offline plan uses (in the stack's folder): never the real state. */
+export const OFFLINE_STATE_FILE = "offline.tfstate";
+
+/**
+ * Settings that let `terraform plan` run with no AWS account and no network: fake credentials, the
+ * provider's skip flags, and a local state of its own (whatever backend the stack has), so the plan
+ * compares the configuration with that state: empty, a full create, unless a test puts one there.
+ */
 export const OFFLINE_PROVIDER_OVERRIDE = {
+  terraform: { backend: { local: { path: OFFLINE_STATE_FILE } } },
   provider: {
     aws: {
       access_key: "AKIAOFFLINEPLAN00000",

@@ -1,0 +1,139 @@
+/**
+ * The pull-request summary, generated from real plans: `npm run plan`'s own code runs terraform offline on
+ * synthesized stacks. The first plan is a full create; the others are planned against a state built from
+ * it "as if applied", after a change of configuration.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { App } from "cdktf";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
+import { renderMarkdown, summarizePlan, type PlanSummary } from "../../tools/plan/plan-summary";
+import { planStack } from "../../tools/plan";
+import { OFFLINE_STATE_FILE, terraformRunner } from "../../tools/terraform";
+import { stateFromCreatePlan } from "../support/terraform-state";
+
+const BASE: ChecksumIndexStackProps = { namePrefix: "cix-review", region: "eu-west-1", accountId: "111122223333" };
+const work = mkdtempSync(path.join(tmpdir(), "cix-plan-"));
+const outdir = path.join(work, "cdktf.out");
+const stackDir = path.join(outdir, "stacks", "review");
+
+/** Synthesizes the stack with these props into the same folder (the state stays) and plans it offline. */
+function plan(props: Partial<ChecksumIndexStackProps>, name: string): { json: any; markdown: string; summary: PlanSummary } {
+  const app = new App({ outdir });
+  new ChecksumIndexStack(app, "review", { ...BASE, ...props });
+  app.synth();
+  const result = planStack("review", stackDir, { offline: true, outDir: path.join(work, name), reuseInit: true });
+  const json = JSON.parse(readFileSync(result.files.json, "utf8"));
+  return { json, markdown: result.markdown, summary: summarizePlan(json) };
+}
+
+let create: ReturnType<typeof plan>;
+
+beforeAll(() => {
+  create = plan({}, "create");
+  const tf = terraformRunner(work);
+  const schema = JSON.parse(tf.ok(["providers", "schema", "-json"], stackDir));
+  writeFileSync(path.join(stackDir, OFFLINE_STATE_FILE), JSON.stringify(stateFromCreatePlan(create.json, schema)));
+  copyFileSync(path.join(stackDir, OFFLINE_STATE_FILE), path.join(work, "applied.tfstate"));
+}, 120_000);
+
+/** Back to the "applied" state before each changed plan. */
+function fromApplied(props: Partial<ChecksumIndexStackProps>, name: string) {
+  copyFileSync(path.join(work, "applied.tfstate"), path.join(stackDir, OFFLINE_STATE_FILE));
+  return plan(props, name);
+}
+
+describe("the summary of real plans", () => {
+  it("an initial create: counts, every resource, and the access it grants", () => {
+    expect(create.summary.counts).toEqual({ add: 21, change: 0, replace: 0, destroy: 0 });
+    expect(create.summary.dangers).toEqual([]);
+    const permission = create.summary.access.find((a) => a.type === "aws_lambda_permission")!;
+    expect(permission.facts).toEqual([
+      'action: null → "lambda:InvokeFunction"',
+      'principal: null → "s3.amazonaws.com"',
+      'source_arn: null → "arn:aws:s3:::cix-review-source"',
+      'source_account: null → "111122223333"',
+      'qualifier: null → "live"',
+      'function_name: null → "cix-review-indexer"',
+    ]);
+    const role = create.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
+    expect(create.markdown).toMatch(/\| `\+` \| create \| `aws_s3_bucket_notification\.trigger_notification_[0-9A-F]+` \| aws_s3_bucket_notification \|/);
+  });
+
+  it("a change that adds an IAM action is called out as widening access, with the policy diff", () => {
+    const versioned = fromApplied({ sourceBucket: { versioned: true } }, "iam");
+    // Only what the change touches: the "applied" state matches the rest of the configuration exactly.
+    expect(versioned.summary.changes.map((c) => [c.type, c.action])).toEqual([
+      ["aws_iam_role_policy", "update"],
+      ["aws_s3_bucket_versioning", "update"],
+    ]);
+    const role = versioned.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
+    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersion"] });
+    expect(role.policyDiff).toMatch(/^\+\s+"s3:GetObjectVersion"/m);
+    expect(versioned.markdown).toContain("⚠️ **widens access**");
+    expect(versioned.markdown).toContain("```diff");
+    expect(versioned.summary.dangers).toEqual([]);
+  });
+
+  it("a change of notification prefix shows the old and new rule and the narrowed read", () => {
+    const moved = fromApplied({ triggers: [{ prefix: "uploads/" }] }, "prefix");
+    const notification = moved.summary.access.find((a) => a.type === "aws_s3_bucket_notification")!;
+    expect(notification.facts).toEqual([
+      '- rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
+      '+ rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
+    ]);
+    const role = moved.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
+    expect(role.facts).toEqual([
+      "Allow Sid ReadSourceObjects0: + resource arn:aws:s3:::cix-review-source/uploads/*, - resource arn:aws:s3:::cix-review-source/incoming/*",
+    ]);
+    expect(role.direction).toBe("widens");
+  });
+
+  it("a bucket replace gets a loud warning", () => {
+    const renamed = fromApplied({ index: { name: "cix-review-index-v2" } }, "replace");
+    expect(renamed.summary.counts.replace).toBeGreaterThan(0);
+    expect(renamed.summary.dangers).toEqual([
+      expect.stringMatching(/^REPLACES the bucket `cix-review-index` \(aws_s3_bucket\.index_bucket_[0-9A-F]+\), because of a change to bucket: its objects, the index itself, would be lost/),
+    ]);
+    expect(renamed.markdown).toContain("> [!CAUTION]");
+    const iam = renamed.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
+    expect(iam.facts.join("\n")).toContain("+ resource arn:aws:s3:::cix-review-index-v2/index/*");
+  });
+});
+
+describe("summary rules on hand-made changes", () => {
+  const change = (type: string, actions: string[], before: any, after: any) => ({
+    resource_changes: [{ address: `${type}.x`, type, name: "x", mode: "managed", change: { actions, before, after, after_unknown: {} } }],
+  });
+
+  it("opening a public access block widens access", () => {
+    const flags = { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true };
+    const s = summarizePlan(change("aws_s3_bucket_public_access_block", ["update"], flags, { ...flags, block_public_policy: false }));
+    expect(s.access[0]).toMatchObject({ direction: "widens", facts: ["block_public_policy: true → false"] });
+  });
+
+  it("a permission whose principal becomes anyone is shown field by field", () => {
+    const s = summarizePlan(
+      change("aws_lambda_permission", ["delete", "create"], { principal: "s3.amazonaws.com", source_arn: "arn:aws:s3:::a" }, { principal: "*", source_arn: null }),
+    );
+    expect(s.access[0].facts).toEqual(['principal: "s3.amazonaws.com" → "*"', 'source_arn: "arn:aws:s3:::a" → null']);
+    expect(renderMarkdown("t", s)).toContain("`-/+` `aws_lambda_permission.x`");
+  });
+
+  it("a removed statement of a Deny policy widens access", () => {
+    const doc = (statements: any[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+    const deny = { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: ["arn:aws:s3:::b"] };
+    const s = summarizePlan(change("aws_s3_bucket_policy", ["update"], { policy: doc([deny]) }, { policy: doc([]) }));
+    expect(s.access[0].direction).toBe("widens");
+  });
+
+  it("a destroyed bucket is a danger", () => {
+    const s = summarizePlan(change("aws_s3_bucket", ["delete"], { bucket: "uploads" }, null));
+    expect(s.dangers[0]).toMatch(/^DESTROYS the bucket `uploads`/);
+    expect(s.counts.destroy).toBe(1);
+  });
+});
