@@ -139,13 +139,17 @@ export function terraformRunner(workDir: string, env: NodeJS.ProcessEnv = proces
   };
 }
 
-/** Says what is missing for an offline init: the AWS provider in the mirror. */
-export function assertMirrorHasAws(mirror = providerMirrorPath()): void {
+/**
+ * Says what is missing for an init without network: the AWS provider in the mirror. Where the registry is
+ * reachable (GitHub's runners), TF_PROVIDER_DOWNLOAD=allow lets Terraform download it instead.
+ */
+export function assertMirrorHasAws(mirror = providerMirrorPath(), env: NodeJS.ProcessEnv = process.env): void {
+  if (env.TF_PROVIDER_DOWNLOAD === "allow") return;
   if (!mirroredProviders(mirror).includes("registry.terraform.io/hashicorp/aws")) {
     throw new Error(
       `The AWS provider is not in the provider mirror ${mirror} (expected ` +
         `${mirror}/registry.terraform.io/hashicorp/aws/5.100.0/<platform>/). Set TF_PLUGIN_MIRROR to the mirror, ` +
-        `or run where the Terraform registry is reachable.`,
+        `or, where the Terraform registry is reachable, TF_PROVIDER_DOWNLOAD=allow.`,
     );
   }
 }

