@@ -82,6 +82,10 @@ export interface FunctionSettings {
   readonly maxRetryAttempts?: number;
   /** Maximum age of an event before it goes to the failure queue, 60 to 21600 s. @default 3600 */
   readonly maxEventAgeSeconds?: number;
+  /** X-Ray tracing. @default "PassThrough" */
+  readonly tracing?: "Active" | "PassThrough";
+  /** Reserved concurrent executions. @default undefined (unreserved) */
+  readonly reservedConcurrency?: number;
 }
 
 export type BackendProps =
@@ -233,6 +237,8 @@ export class ChecksumIndexStack extends TerraformStack {
       aliasName: fn.aliasName,
       maxRetryAttempts: fn.maxRetryAttempts,
       maxEventAgeSeconds: fn.maxEventAgeSeconds,
+      tracing: fn.tracing,
+      reservedConcurrency: fn.reservedConcurrency,
       accountId: props.accountId,
       region,
     });

@@ -59,6 +59,18 @@ export interface IndexerFunctionProps {
   readonly maxRetryAttempts?: number;
   /** Age in seconds after which an event is no longer retried, 60 to 21600. @default 3600 */
   readonly maxEventAgeSeconds?: number;
+  /**
+   * AWS X-Ray tracing: "Active" samples and records traces (adds the X-Ray write actions, which have no
+   * resource-level permissions and so are granted on "*"); "PassThrough" only forwards an upstream trace.
+   * @default "PassThrough"
+   */
+  readonly tracing?: "Active" | "PassThrough";
+  /**
+   * Concurrent executions reserved for (and capping) the function. Reserving needs account concurrency to
+   * spare (new accounts have 10): leave unset there.
+   * @default undefined (unreserved: shares the account's pool)
+   */
+  readonly reservedConcurrency?: number;
   /** Days the failure queue keeps failed events, 1 to 14. @default 14 */
   readonly failureRetentionDays?: number;
   /**
@@ -108,6 +120,8 @@ export class IndexerFunction extends Construct {
     validateIntegerRange("maxRetryAttempts", maxRetryAttempts, 0, 2);
     validateIntegerRange("maxEventAgeSeconds", maxEventAge, 60, 21600, "seconds");
     validateIntegerRange("failureRetentionDays", failureRetentionDays, 1, 14, "days");
+    if (props.reservedConcurrency !== undefined) validateIntegerRange("reservedConcurrency", props.reservedConcurrency, 0, 1000);
+    const tracing = props.tracing ?? "PassThrough";
     for (const key of props.kmsKeyArns ?? []) validateKmsKeyArn("kmsKeyArns", key);
     if (props.sources.length === 0) throw new Error("IndexerFunction needs at least one source to read.");
     for (const name of Object.keys(props.environment ?? {})) {
@@ -205,6 +219,15 @@ export class IndexerFunction extends Construct {
         resources: [queueArn],
       },
     );
+    if (tracing === "Active") {
+      statements.push({
+        // X-Ray has no resource-level permissions: "*" is the only resource these actions accept.
+        sid: "WriteTraces",
+        effect: "Allow",
+        actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        resources: ["*"],
+      });
+    }
     const kmsKeys = [...new Set(props.kmsKeyArns ?? [])];
     if (kmsKeys.length > 0) {
       statements.push({
@@ -235,6 +258,8 @@ export class IndexerFunction extends Construct {
       memorySize,
       timeout,
       loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
+      tracingConfig: { mode: tracing },
+      reservedConcurrentExecutions: props.reservedConcurrency,
       environment: {
         variables: {
           ...(props.environment ?? {}),
