@@ -2,74 +2,15 @@
  * Least privilege, measured: the synthesized policies (execution role, bucket policies, the function's
  * resource policy) evaluated by an IAM policy simulator against a matrix of requests.
  *
- * The matrix is data: one line per request. Placeholders: SRC and IDX (bucket names), ACCOUNT, REGION,
- * FN (function name), KEY (the KMS key of the "kms" stack). `only` limits a line to one stack variant.
+ * The matrix is data (test/support/iam-matrix.ts): adding a case is one line.
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { describe, expect, it } from "vitest";
+import { ACCOUNT, KEY, MATRIX, REGION, matrixMarkdown, type Case, type Expect } from "../support/iam-matrix";
 import { bucketPolicies, executionRole, functionPolicy } from "../support/policies";
 import { synthStack } from "../support/synth";
-
-const ACCOUNT = "111122223333";
-const REGION = "eu-west-1";
-const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-const OTHER_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/99999999-12ab-34cd-56ef-1234567890ab`;
-
-type Expect = "Allowed" | "Denied";
-type Who = "function" | "s3";
-/** [who, action, resource, expected, context, only] */
-type Case = [Who, string, string, Expect, Record<string, string>?, ("plain" | "kms")?];
-
-const FROM_SOURCE = { "aws:SourceArn": "arn:aws:s3:::SRC", "aws:SourceAccount": "ACCOUNT" };
-const LOGS = "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/lambda/FN";
-
-export const MATRIX: Case[] = [
-  // What the handler does: allowed.
-  ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed"],
-  ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/deep/path/ü b+c.bin", "Allowed"],
-  ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed", {}, "kms"],
-  ["function", "s3:GetObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
-  ["function", "s3:PutObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
-  ["function", "s3:DeleteObject", "arn:aws:s3:::IDX/index/by-sha256/00/SRC/abc.json", "Allowed"],
-  ["function", "s3:ListBucket", "arn:aws:s3:::IDX", "Allowed"],
-  ["function", "logs:CreateLogStream", `${LOGS}:log-stream:2026/11/25/[$LATEST]abc`, "Allowed"],
-  ["function", "logs:PutLogEvents", `${LOGS}:log-stream:2026/11/25/[$LATEST]abc`, "Allowed"],
-  ["function", "sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT:FN-failures", "Allowed"],
-  ["function", "kms:Decrypt", KEY, "Allowed", {}, "kms"],
-  ["function", "kms:GenerateDataKey", KEY, "Allowed", {}, "kms"],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed", FROM_SOURCE],
-
-  // Everything else: denied.
-  ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
-  ["function", "s3:GetObject", "arn:aws:s3:::SRC/outgoing/report.pdf", "Denied"],
-  ["function", "s3:GetObject", "arn:aws:s3:::SRC/incomingX/report.pdf", "Denied"],
-  ["function", "s3:GetObject", "arn:aws:s3:::another-bucket/incoming/report.pdf", "Denied"],
-  ["function", "s3:PutObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied"],
-  ["function", "s3:DeleteObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied"],
-  ["function", "s3:ListBucket", "arn:aws:s3:::SRC", "Denied"],
-  ["function", "s3:PutBucketPolicy", "arn:aws:s3:::SRC", "Denied"],
-  ["function", "s3:PutBucketNotification", "arn:aws:s3:::SRC", "Denied"],
-  ["function", "s3:PutObject", "arn:aws:s3:::IDX/elsewhere/x.json", "Denied"],
-  ["function", "s3:DeleteObject", "arn:aws:s3:::IDX/elsewhere/x.json", "Denied"],
-  ["function", "s3:DeleteBucket", "arn:aws:s3:::IDX", "Denied"],
-  ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", { "aws:SecureTransport": "false" }],
-  ["function", "s3:PutObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Denied", { "aws:SecureTransport": "false" }],
-  ["function", "iam:CreateRole", "arn:aws:iam::ACCOUNT:role/escalate", "Denied"],
-  ["function", "iam:PassRole", "arn:aws:iam::ACCOUNT:role/FN", "Denied"],
-  ["function", "iam:PutRolePolicy", "arn:aws:iam::ACCOUNT:role/FN", "Denied"],
-  ["function", "logs:PutLogEvents", "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/lambda/other:log-stream:x", "Denied"],
-  ["function", "logs:CreateLogGroup", "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/lambda/FN", "Denied"],
-  ["function", "sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT:other-queue", "Denied"],
-  ["function", "sqs:ReceiveMessage", "arn:aws:sqs:REGION:ACCOUNT:FN-failures", "Denied"],
-  ["function", "kms:Decrypt", KEY, "Denied", {}, "plain"],
-  ["function", "kms:Decrypt", OTHER_KEY, "Denied"],
-  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied"],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:s3:::another-bucket", "aws:SourceAccount": "ACCOUNT" }],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:s3:::SRC", "aws:SourceAccount": "444455556666" }],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN", "Denied", FROM_SOURCE],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:$LATEST", "Denied", FROM_SOURCE],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:staging", "Denied", FROM_SOURCE],
-];
 
 const VARIANTS = {
   plain: {},
@@ -198,4 +139,9 @@ describe("a deliberately widened policy", () => {
     expect(wrong).toContain("s3:GetObject arn:aws:s3:::another-bucket/incoming/report.pdf: Allowed");
     expect(wrong).toContain("s3:GetObject arn:aws:s3:::SRC/outgoing/report.pdf: Allowed");
   });
+});
+
+it("the README shows this matrix", () => {
+  const readme = readFileSync(path.resolve(__dirname, "..", "..", "README.md"), "utf8");
+  expect(readme).toContain(matrixMarkdown());
 });

@@ -1,0 +1,72 @@
+/**
+ * The synthesized configuration against the rules Checkov, tfsec and KICS apply to these resources. Every
+ * rule is met, except those listed in INTENTIONALLY_UNMET (and in the README) with their reason.
+ */
+import { describe, expect, it } from "vitest";
+import { INTENTIONALLY_UNMET, RULES } from "../support/policy-rules";
+import { synthAppStacks, synthStack } from "../support/synth";
+
+const stacks = synthAppStacks({ namePrefix: "checksum-index", accountId: "111122223333" });
+
+describe.each(stacks.map((s) => [s.stack.node.id, s.config] as const))("the %s stack", (stackName, config) => {
+  for (const rule of RULES) {
+    const exception = INTENTIONALLY_UNMET[rule.id];
+    if (exception?.stacks.includes(stackName)) {
+      it(`${rule.id}: ${rule.title} (not met on purpose: ${exception.reason})`, () => {
+        expect(rule.check(config).length, "the rule is met now: remove it from INTENTIONALLY_UNMET and the README").toBeGreaterThan(0);
+      });
+    } else {
+      it(`${rule.id}: ${rule.title}`, () => {
+        expect(rule.check(config)).toEqual([]);
+      });
+    }
+  }
+});
+
+describe("every exception names a real rule", () => {
+  it.each(Object.keys(INTENTIONALLY_UNMET))("%s", (id) => {
+    expect(RULES.map((r) => r.id)).toContain(id);
+  });
+});
+
+describe("configurable rules are met when configured", () => {
+  const rule = (id: string) => RULES.find((r) => r.id.startsWith(id))!;
+
+  it("CKV_AWS_50: tracing Active, and its X-Ray grant is the only * resource", () => {
+    const { config } = synthStack({ accountId: "111122223333", function: { tracing: "Active" } });
+    expect(rule("CKV_AWS_50").check(config)).toEqual([]);
+    expect(rule("CKV_AWS_355").check(config)).toEqual([]);
+  });
+
+  it("CKV_AWS_115: reserved concurrency", () => {
+    expect(rule("CKV_AWS_115").check(synthStack({ function: { reservedConcurrency: 5 } }).config)).toEqual([]);
+  });
+
+  it("CKV_AWS_145: SSE-KMS with a key", () => {
+    const key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    expect(rule("CKV_AWS_145").check(synthStack({ sourceBucket: { kmsKeyArn: key }, index: { kmsKeyArn: key } }).config)).toEqual([]);
+  });
+});
+
+describe("a deliberately widened policy is caught by the policy checks", () => {
+  const widened = (mutate: (statements: any[]) => void) => {
+    const config = structuredClone(synthStack({ accountId: "111122223333" }).config);
+    const doc = Object.entries(config.data.aws_iam_policy_document).find(([id]) => id.startsWith("indexer_permissions"))![1] as any;
+    mutate(doc.statement);
+    return config;
+  };
+
+  it("s3:* as an action", () => {
+    expect(RULES.find((r) => r.id.startsWith("CKV_AWS_62"))!.check(widened((s) => s[0].actions.push("s3:*")))).toEqual(["ReadSourceObjects0: action s3:*"]);
+  });
+
+  it("* as a resource", () => {
+    expect(RULES.find((r) => r.id.startsWith("CKV_AWS_355"))!.check(widened((s) => s[1].resources.push("*")))).toEqual(["ReadWriteIndexRecords: resource *"]);
+  });
+});
+
+it("the README lists every rule and every exception with its reason", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { rulesMarkdown } = await import("../support/policy-rules");
+  expect(readFileSync(`${__dirname}/../../README.md`, "utf8")).toContain(rulesMarkdown());
+});
