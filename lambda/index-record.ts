@@ -2,6 +2,7 @@
  * The index record: one JSON document per object (and per version in versioned buckets). Pure.
  */
 import type { ObjectChange } from "./event";
+import type { ObjectRead } from "./ports";
 
 export const SCHEMA_VERSION = 1;
 
@@ -71,17 +72,6 @@ export interface ContentEntry {
   readonly size: number;
 }
 
-/** What reading the object produced. */
-export interface ReadResult {
-  readonly sha256: string;
-  readonly size: number;
-  readonly eTag: string;
-  readonly versionId?: string;
-  readonly contentType?: string;
-  readonly lastModified?: Date;
-  readonly s3Checksum: S3ChecksumCheck;
-}
-
 export interface RecordContext {
   readonly requestId: string;
   readonly now: Date;
@@ -102,7 +92,7 @@ function base(change: ObjectChange, ctx: RecordContext, versionId: string | unde
   };
 }
 
-export function presentRecord(change: ObjectChange, read: ReadResult, ctx: RecordContext): PresentRecord {
+export function presentRecord(change: ObjectChange, read: ObjectRead, ctx: RecordContext): PresentRecord {
   return {
     ...base(change, ctx, change.versionId ?? read.versionId),
     state: "present",

@@ -43,6 +43,7 @@ export interface ObjectReadRequest {
   readonly expectedSize?: number;
 }
 
+/** What reading an object produced. */
 export interface ObjectRead {
   readonly sha256: string;
   readonly size: number;

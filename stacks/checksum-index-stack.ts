@@ -3,7 +3,7 @@ import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { DEFAULT_EVENTS, DEFAULT_INDEX_PREFIX, DEFAULT_SOURCE_PREFIX, INDEX_RECORD_SUFFIX } from "../lambda/contract";
 import { BucketTrigger } from "./constructs/bucket-trigger";
-import { IndexerFunction } from "./constructs/indexer-function";
+import { IndexerFunction, type IndexerFunctionProps } from "./constructs/indexer-function";
 import { SecureBucket } from "./constructs/secure-bucket";
 import {
   ConfigurationError,
@@ -67,26 +67,19 @@ export interface IndexBucketProps {
   readonly forceDestroy?: boolean;
 }
 
-export interface FunctionSettings {
-  /** Memory in MiB, 128 to 10240. @default 512 */
-  readonly memorySize?: number;
-  /** Timeout in seconds, 1 to 900. @default 300 */
-  readonly timeoutSeconds?: number;
-  /** @default "arm64" */
-  readonly architecture?: "arm64" | "x86_64";
-  /** Log retention in days, a value CloudWatch accepts. @default 30 */
-  readonly logRetentionDays?: number;
-  /** Alias that S3 invokes. @default "live" */
-  readonly aliasName?: string;
-  /** Retries of a failed asynchronous invocation, 0 to 2. @default 2 */
-  readonly maxRetryAttempts?: number;
-  /** Maximum age of an event before it goes to the failure queue, 60 to 21600 s. @default 3600 */
-  readonly maxEventAgeSeconds?: number;
-  /** X-Ray tracing. @default "PassThrough" */
-  readonly tracing?: "Active" | "PassThrough";
-  /** Reserved concurrent executions. @default undefined (unreserved) */
-  readonly reservedConcurrency?: number;
-}
+/** Settings of the function; each is documented, with its default, on IndexerFunctionProps. */
+export type FunctionSettings = Pick<
+  IndexerFunctionProps,
+  | "memorySize"
+  | "timeoutSeconds"
+  | "architecture"
+  | "logRetentionDays"
+  | "aliasName"
+  | "maxRetryAttempts"
+  | "maxEventAgeSeconds"
+  | "tracing"
+  | "reservedConcurrency"
+>;
 
 export type BackendProps =
   | {
@@ -230,15 +223,7 @@ export class ChecksumIndexStack extends TerraformStack {
       indexBucketArn: indexArn,
       indexPrefix: this.indexPrefix,
       kmsKeyArns: [sourceKmsKey, sharesSource ? undefined : props.index?.kmsKeyArn].filter((k): k is string => k !== undefined),
-      memorySize: fn.memorySize,
-      timeoutSeconds: fn.timeoutSeconds,
-      architecture: fn.architecture,
-      logRetentionDays: fn.logRetentionDays,
-      aliasName: fn.aliasName,
-      maxRetryAttempts: fn.maxRetryAttempts,
-      maxEventAgeSeconds: fn.maxEventAgeSeconds,
-      tracing: fn.tracing,
-      reservedConcurrency: fn.reservedConcurrency,
+      ...fn,
       accountId: props.accountId,
       region,
     });

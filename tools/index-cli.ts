@@ -20,6 +20,7 @@ import {
   type IndexLocation,
   type VerifyResult,
 } from "./index/index-tools";
+import { formatBytes } from "./format";
 import { synthesizedPipeline } from "./stack-config";
 
 const USAGE = `Usage: npm run index -- <command> [options]
@@ -75,9 +76,6 @@ function indexLocation(values: { index?: string; stack?: string }, env: NodeJS.P
   return { bucket: pipeline.indexBucket, prefix: pipeline.indexPrefix };
 }
 
-function formatBytes(n: number): string {
-  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 /** Says what went wrong in words a user can act on. */
 export function explain(error: unknown, endpoint: string | undefined): string {

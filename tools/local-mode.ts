@@ -10,16 +10,15 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { decodeS3Key } from "../lambda/event";
 import { indexKeys } from "../lambda/index-keys";
 import { parseIndexRecord } from "../lambda/index-record";
 import { S3DocumentStore } from "../lambda/s3-store";
 import { loadBundledHandler, type BundledHandler } from "./local/bundled-handler";
 import { sequencerClock, shapeRecord, type S3ShapedRecord } from "./local/event-routing";
-import { startLocalEndpoint, type ServerObjectEvent } from "./local/local-endpoint";
+import { LOCAL_CREDENTIALS, startLocalEndpoint, type ServerObjectEvent } from "./local/local-endpoint";
+import { formatBytes } from "./format";
 import { synthesizedPipeline, type PipelineConfig } from "./stack-config";
-
-/** The credentials s3rver knows; any client of the local endpoint uses them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 export interface LocalModeOptions {
   /** Port on 127.0.0.1. @default 4569 (LOCAL_S3_PORT) */
@@ -33,17 +32,6 @@ export interface LocalModeOptions {
   readonly print?: (line: string) => void;
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
 
 export async function startLocalMode(options: LocalModeOptions) {
   const print = options.print ?? ((line: string) => console.log(line));
@@ -104,7 +92,7 @@ export async function startLocalMode(options: LocalModeOptions) {
   async function deliver(shaped: S3ShapedRecord): Promise<void> {
     const record = shaped.record;
     const event = { Records: [record] };
-    const key = decodeURIComponent(String(record.s3.object.key).replace(/\+/g, " "));
+    const key = decodeS3Key(record.s3.object.key);
     const where = `s3://${record.s3.bucket.name}/${key}`;
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= pipeline.maxRetryAttempts; attempt++) {

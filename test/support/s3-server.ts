@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
+import { LOCAL_CREDENTIALS } from "../../tools/local/local-endpoint";
 // s3rver ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require("s3rver");
 
-export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
 export interface S3TestServer {
   readonly endpoint: string;
@@ -37,7 +37,7 @@ export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
     endpoint,
     region: "us-east-1",
     forcePathStyle: true,
-    credentials: S3RVER_CREDENTIALS,
+    credentials: LOCAL_CREDENTIALS,
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
@@ -48,8 +48,8 @@ export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
       AWS_ENDPOINT_URL_S3: endpoint,
       S3_FORCE_PATH_STYLE: "true",
       AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     },
     async close() {
       client.destroy();

@@ -161,7 +161,7 @@ describe("the index CLI against local mode", () => {
       expect(JSON.parse((await cli("get", `s3://${SOURCE}/legacy/file-${i}.txt`, "--json")).out).sha256).toBe(sha256(body));
     }
     const again = await cli("backfill", `s3://${SOURCE}/legacy/`, "--checkpoint", checkpoint);
-    expect(again.out).toMatch(/7 objects, 0 indexed \(0\.0 KiB\), 7 already indexed/);
+    expect(again.out).toMatch(/7 objects, 0 indexed \(0 B\), 7 already indexed/);
   });
 
   it("says clearly what is wrong with a bad URI, a missing bucket, or missing credentials", async () => {

@@ -16,6 +16,9 @@ import { AwsChunkedDecoder, decodedHeaders, isAwsChunked } from "./aws-chunked";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require("s3rver");
 
+/** The credentials s3rver knows; any client of the local endpoint uses them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
 /** s3rver adds "._S3rver_metadata.json" (22 bytes) to a key's last segment to name its metadata file. */
 export const MAX_LOCAL_SEGMENT_BYTES = 255 - "._S3rver_metadata.json".length;
 export const MAX_KEY_BYTES = 1024;
