@@ -1,0 +1,44 @@
+/** The directions of dependence of ARCHITECTURE.md, checked on every import. */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(__dirname, "..");
+
+function sources(dir: string): string[] {
+  return readdirSync(path.join(ROOT, dir)).flatMap((name) => {
+    const rel = path.join(dir, name);
+    return statSync(path.join(ROOT, rel)).isDirectory() ? sources(rel) : rel.endsWith(".ts") ? [rel] : [];
+  });
+}
+
+/** Every module a file imports, resolved to a project path for relative imports. */
+function imports(file: string): string[] {
+  const text = readFileSync(path.join(ROOT, file), "utf8");
+  const pattern = /^(?:import|export)\s[^;]*?from\s+"([^"]+)"|^import\s+"([^"]+)"|\brequire\("([^"]+)"\)/gm;
+  return [...text.matchAll(pattern)].map((m) => m[1] ?? m[2] ?? m[3]).map((spec) =>
+    spec.startsWith(".") ? path.relative(ROOT, path.resolve(ROOT, path.dirname(file), spec)) : spec,
+  );
+}
+
+describe("lambda/ is bundled alone", () => {
+  it.each(sources("lambda"))("%s imports only lambda/, Node and the AWS SDK", (file) => {
+    for (const spec of imports(file)) {
+      expect(spec.startsWith("lambda/") || spec.startsWith("node:") || spec.startsWith("@aws-sdk/") || spec === "aws-lambda", `${file} imports ${spec}`).toBe(true);
+    }
+  });
+});
+
+describe("stacks/ reaches the function only through its contract and the bundler", () => {
+  it.each(sources("stacks"))("%s", (file) => {
+    for (const spec of imports(file).filter((s) => s.startsWith("lambda/") || s.startsWith("tools/") || s.startsWith("test/"))) {
+      expect(spec, `${file} imports ${spec}`).toBe("lambda/contract");
+    }
+  });
+});
+
+describe("nothing but tests imports test/", () => {
+  it.each([...sources("lambda"), ...sources("stacks"), ...sources("tools"), "main.ts"])("%s", (file) => {
+    expect(imports(file).filter((s) => s.startsWith("test/"))).toEqual([]);
+  });
+});
