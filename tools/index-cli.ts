@@ -84,6 +84,7 @@ export function explain(error: unknown, endpoint: string | undefined): string {
   if (e.name === "CredentialsProviderError" || /Could not load credentials/i.test(e.message)) {
     return "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (local mode: S3RVER / S3RVER)";
   }
+  if (/Region is missing/i.test(e.message)) return "no AWS region: set AWS_REGION (local mode: us-east-1)";
   if (e.name === "NoSuchBucket") return `the bucket ${e.BucketName ?? ""} does not exist${endpoint ? ` at ${endpoint}` : ""}`.replace("  ", " ");
   if (e.name === "AccessDenied" || e.$metadata?.httpStatusCode === 403) return `access denied: ${e.message}`;
   if ((e as NodeJS.ErrnoException).code === "ECONNREFUSED" || /ECONNREFUSED/.test(e.message)) {

@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       `           index  s3://${p.indexBucket}/${p.indexPrefix}`,
       ``,
       `Point any S3 client at it (path-style addressing), for example:`,
-      `  export AWS_ENDPOINT_URL_S3=${local.endpoint.url} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${p.region}`,
+      `  export AWS_ENDPOINT_URL_S3=${local.endpoint.url} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${p.region} S3_FORCE_PATH_STYLE=true`,
       `  aws s3 cp README.md s3://${p.sourceBucket}/${p.rules[0].prefix}README.md --endpoint-url ${local.endpoint.url}`,
       `  npm run index -- get s3://${p.sourceBucket}/${p.rules[0].prefix}README.md`,
       ``,

@@ -43,6 +43,17 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+/** The CLI with one variable of the environment unset. */
+async function cliWithout(variable: string, ...args: string[]) {
+  const saved = process.env[variable];
+  delete process.env[variable];
+  try {
+    return await cli(...args);
+  } finally {
+    process.env[variable] = saved;
+  }
+}
+
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "cix-local-"));
   local = await startLocalModeProcess(dataDir, ["--retry-delay", "50"]);
@@ -180,12 +191,17 @@ describe("the index CLI against local mode", () => {
         S3_FORCE_PATH_STYLE: "true",
         AWS_REGION: "us-east-1",
         AWS_EC2_METADATA_DISABLED: "true",
+        AWS_CONFIG_FILE: "/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
         INDEX_BUCKET: INDEX,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       },
     });
     expect(noCredentials.status).toBe(1);
     expect(noCredentials.stderr).toContain("get: no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+
+    const noRegion = await cliWithout("AWS_REGION", "verify", `s3://${SOURCE}/incoming/`);
+    expect(noRegion).toMatchObject({ code: 1, err: "verify: no AWS region: set AWS_REGION (local mode: us-east-1)" });
   });
 });
 
