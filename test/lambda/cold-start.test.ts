@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
 import { expect, it } from "vitest";
 import { bundleFunction } from "../../stacks/bundle";
+import { tempDir } from "../support/temp";
 
 it("the deployed bundle fails its cold start naming the missing variable", () => {
   const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: path.resolve(__dirname, "..", "..") });
-  const dir = mkdtempSync(path.join(tmpdir(), "cix-cold-"));
+  const dir = tempDir("cix-cold-");
   for (const [name, bytes] of Object.entries(unzipSync(bundle.zip))) writeFileSync(path.join(dir, name), bytes);
   const env = { PATH: process.env.PATH, AWS_LAMBDA_FUNCTION_NAME: "indexer", AWS_REGION: "us-east-1" };
   const failed = spawnSync(process.execPath, ["-e", "require('./handler.js')"], { cwd: dir, env, encoding: "utf8" });

@@ -3,13 +3,14 @@
  * time, the time zone, the umask or the folder the project is checked out in.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bundleFunction, deterministicZip } from "../../stacks/bundle";
 import { synthAppToDisk } from "../support/synth";
+import { tempDir } from "../support/temp";
 
 const PROJECT = path.resolve(__dirname, "..", "..");
 const SETTINGS = { namePrefix: "cix-determinism", accountId: "111122223333" };
@@ -35,7 +36,7 @@ describe("a synth in another time zone, under another umask, from a copy at anot
   beforeAll(() => {
     here = filesBelow(path.join(synthAppToDisk(SETTINGS), "stacks"));
 
-    const copy = path.join(mkdtempSync(path.join(tmpdir(), "cix elsewhere ")), "checkout");
+    const copy = path.join(tempDir("cix elsewhere "), "checkout");
     cpSync(PROJECT, copy, {
       recursive: true,
       filter: (src) => !/[/\\](node_modules|cdktf\.out|\.git)$/.test(src),

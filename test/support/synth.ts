@@ -1,10 +1,9 @@
 /** Synthesizing stacks in-process, as the tests need them. */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { App, Testing } from "cdktf";
 import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
 import { defineStacks, type AppSettings } from "../../stacks/app";
+import { tempDir } from "./temp";
 
 /** Resource blocks of one type, keyed by logical id. */
 export type Blocks = Record<string, any>;
@@ -50,7 +49,7 @@ function wrap(stack: ChecksumIndexStack, json: string): SynthesizedStack {
 
 /** Synthesizes the project's app (main.ts's stacks) with every file, assets included, into a new folder. */
 export function synthAppToDisk(settings: AppSettings = {}): string {
-  const outdir = path.join(mkdtempSync(path.join(tmpdir(), "cix-synth-")), "cdktf.out");
+  const outdir = path.join(tempDir("cix-synth-"), "cdktf.out");
   const app = new App({ outdir });
   defineStacks(app, settings);
   app.synth();

@@ -1,8 +1,8 @@
 /** A synthesized stack, initialized from the provider mirror, ready to validate and plan offline. */
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { assertMirrorHasAws, terraformRunner, writeOfflineOverride, type TerraformRunner } from "../../tools/terraform";
+import { tempDir } from "./temp";
 
 export interface InitializedStack {
   readonly dir: string;
@@ -12,7 +12,7 @@ export interface InitializedStack {
 export function initStack(outdir: string, stackName: string): InitializedStack {
   const dir = path.join(outdir, "stacks", stackName);
   if (!existsSync(path.join(dir, "cdk.tf.json"))) throw new Error(`stack ${stackName} was not synthesized into ${outdir}`);
-  const tf = terraformRunner(mkdtempSync(path.join(tmpdir(), "cix-tf-")));
+  const tf = terraformRunner(tempDir("cix-tf-"));
   assertMirrorHasAws();
   writeOfflineOverride(dir);
   tf.ok(["init", "-input=false", "-no-color"], dir);

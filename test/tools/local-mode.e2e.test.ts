@@ -5,8 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import {
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
 import { runCli } from "../../tools/index-cli";
 import { startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
+import { tempDir } from "../support/temp";
 
 const SOURCE = "checksum-index-dev-source";
 const INDEX = "checksum-index-dev-index";
@@ -55,7 +55,7 @@ async function cliWithout(variable: string, ...args: string[]) {
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), "cix-local-"));
+  dataDir = tempDir("cix-local-");
   local = await startLocalModeProcess(dataDir, ["--retry-delay", "50"]);
   client = sdkClient(local.url);
   Object.assign(process.env, {
@@ -186,7 +186,7 @@ describe("the index CLI against local mode", () => {
       encoding: "utf8",
       env: {
         PATH: process.env.PATH,
-        HOME: mkdtempSync(path.join(tmpdir(), "cix-nohome-")),
+        HOME: tempDir("cix-nohome-"),
         AWS_ENDPOINT_URL_S3: local.url,
         S3_FORCE_PATH_STYLE: "true",
         AWS_REGION: "us-east-1",

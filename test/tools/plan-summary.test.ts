@@ -3,8 +3,7 @@
  * synthesized stacks. The first plan is a full create; the others are planned against a state built from
  * it "as if applied", after a change of configuration.
  */
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -13,9 +12,10 @@ import { renderMarkdown, summarizePlan, type PlanSummary } from "../../tools/pla
 import { planStack } from "../../tools/plan";
 import { OFFLINE_STATE_FILE, terraformRunner } from "../../tools/terraform";
 import { stateFromCreatePlan } from "../support/terraform-state";
+import { tempDir } from "../support/temp";
 
 const BASE: ChecksumIndexStackProps = { namePrefix: "cix-review", region: "eu-west-1", accountId: "111122223333" };
-const work = mkdtempSync(path.join(tmpdir(), "cix-plan-"));
+const work = tempDir("cix-plan-");
 const outdir = path.join(work, "cdktf.out");
 const stackDir = path.join(outdir, "stacks", "review");
 

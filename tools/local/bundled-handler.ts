@@ -1,5 +1,5 @@
 /** The function exactly as deployed: the esbuild bundle from the zip, loaded as Lambda would load it. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -16,8 +16,15 @@ export type BundledHandler = (event: unknown, context?: { awsRequestId: string }
  */
 export function loadBundledHandler(env: Record<string, string>): BundledHandler {
   const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT_ROOT });
-  const dir = mkdtempSync(path.join(tmpdir(), "cix-bundle-"));
-  for (const [name, bytes] of Object.entries(unzipSync(bundle.zip))) writeFileSync(path.join(dir, name), bytes);
+  // Content-addressed, like the zip itself: one folder per version of the code, reused, never piling up.
+  const dir = path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex, "unzipped");
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of Object.entries(unzipSync(bundle.zip))) {
+    // Write then rename: another process may be loading the same files at this moment.
+    const partial = path.join(dir, `${name}.${process.pid}.partial`);
+    writeFileSync(partial, bytes);
+    renameSync(partial, path.join(dir, name));
+  }
   Object.assign(process.env, env);
   const required = createRequire(path.join(dir, "index.js"))(path.join(dir, "handler.js"));
   return required.handler;
