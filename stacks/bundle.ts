@@ -4,7 +4,7 @@
  * zip's SHA-256, so `terraform plan` shows no change to the function when its code has not changed.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { buildSync } from "esbuild";
@@ -119,6 +119,9 @@ export function writeBundle(bundle: Bundle, fileName = "function.zip"): string {
     return file;
   }
   mkdirSync(dir, { recursive: true });
-  writeFileSync(file, bundle.zip);
+  // Write then rename, so that a synth running at the same time never copies a half-written zip.
+  const partial = `${file}.${process.pid}.partial`;
+  writeFileSync(partial, bundle.zip);
+  renameSync(partial, file);
   return file;
 }
