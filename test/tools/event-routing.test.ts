@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseRecord } from "../../lambda/event";
 import { compareSequencers } from "../../lambda/sequencer";
-import { keyOfPath, unstorableKeyReason } from "../../tools/local/local-endpoint";
+import { keyOfPath, keysOfDeleteRequest, multiDeleteBucket, unstorableKeyReason } from "../../tools/local/local-endpoint";
 import { matchingRule, sequencerClock, shapeRecord } from "../../tools/local/event-routing";
 import { pipelineFromSynthesized, type PipelineConfig } from "../../tools/stack-config";
 import { synthStack } from "../support/synth";
@@ -74,5 +74,22 @@ describe("keys the local endpoint cannot store", () => {
     expect(unstorableKeyReason(`a/${"x".repeat(233)}`)).toBeUndefined();
     expect(unstorableKeyReason(`a/${"x".repeat(234)}`)).toMatch(/segment of 234 bytes/);
     expect(unstorableKeyReason("y/".repeat(600))).toMatch(/1200 bytes long/);
+  });
+});
+
+describe("multi-object deletes", () => {
+  it("are recognized by POST /<bucket>?delete", () => {
+    expect(multiDeleteBucket("POST", "/my-bucket?delete")).toBe("my-bucket");
+    expect(multiDeleteBucket("POST", "/my-bucket?delete=&x-id=DeleteObjects")).toBe("my-bucket");
+    expect(multiDeleteBucket("POST", "/my-bucket/key?delete")).toBeUndefined();
+    expect(multiDeleteBucket("PUT", "/my-bucket?delete")).toBeUndefined();
+    expect(multiDeleteBucket("POST", "/my-bucket?uploads")).toBeUndefined();
+  });
+
+  it("name their keys, XML entities decoded", () => {
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>' +
+      "<Object><Key>incoming/a &amp; b.txt</Key></Object><Object><Key>incoming/&#252;ber&lt;1&gt;.txt</Key><VersionId>v1</VersionId></Object></Delete>";
+    expect(keysOfDeleteRequest(xml)).toEqual(["incoming/a & b.txt", "incoming/über<1>.txt"]);
   });
 });

@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import {
+  CopyObjectCommand,
   DeleteBucketCommand,
+  DeleteObjectsCommand,
   DeleteObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -108,6 +110,18 @@ describe("local mode", () => {
     await client.send(new DeleteObjectCommand({ Bucket: SOURCE, Key: "incoming/to-delete.txt" }));
     await local.waitFor(/removed  s3:\/\/[^ ]+\/incoming\/to-delete.txt/);
     expect(JSON.parse((await cli("get", `s3://${SOURCE}/incoming/to-delete.txt`, "--json")).out)).toMatchObject({ state: "deleted" });
+  });
+
+  it("indexes a copy, and records each key of a multi-object delete as removed", async () => {
+    await client.send(new PutObjectCommand({ Bucket: SOURCE, Key: "incoming/original.txt", Body: "copy me" }));
+    await client.send(new CopyObjectCommand({ Bucket: SOURCE, Key: "incoming/the copy.txt", CopySource: `${SOURCE}/incoming/original.txt` }));
+    await local.waitFor(new RegExp(`indexed  s3://${SOURCE}/incoming/the copy.txt  7 B  sha256 ${sha256("copy me")}`));
+    await client.send(
+      new DeleteObjectsCommand({ Bucket: SOURCE, Delete: { Objects: [{ Key: "incoming/original.txt" }, { Key: "incoming/the copy.txt" }] } }),
+    );
+    await local.waitFor(/removed  s3:\/\/[^ ]+\/incoming\/original.txt/);
+    await local.waitFor(/removed  s3:\/\/[^ ]+\/incoming\/the copy.txt/);
+    expect(await cli("find", sha256("copy me"))).toMatchObject({ code: 1 });
   });
 
   it("answers a key segment too long for a file name with a clear S3 error, and stays up", async () => {

@@ -7,6 +7,8 @@
  * - s3rver stores each key as a file path; a path segment too long for a file name made it crash with an
  *   unhandled ENAMETOOLONG. Such keys get a clear S3 error (KeyTooLongError) instead, and the server stays up.
  * - Keys longer than S3's 1024 bytes get S3's KeyTooLongError too.
+ * - A multi-object delete (DeleteObjects, as `aws s3 rm --recursive` sends) produces one ObjectRemoved:Delete
+ *   event per key, as in S3; s3rver sends none.
  */
 import { once } from "node:events";
 import * as http from "node:http";
@@ -74,6 +76,26 @@ export function keyOfPath(url: string): string | undefined {
   }
 }
 
+/** The bucket of a path-style request that is a multi-object delete (`POST /<bucket>?delete`), if it is one. */
+export function multiDeleteBucket(method: string | undefined, url: string): string | undefined {
+  if (method !== "POST") return undefined;
+  const [pathPart, query = ""] = url.split("?");
+  const segments = pathPart.split("/").filter(Boolean);
+  if (segments.length !== 1) return undefined;
+  return query.split("&").some((p) => p === "delete" || p.startsWith("delete=")) ? decodeURIComponent(segments[0]) : undefined;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** The keys of a DeleteObjects request body (`<Delete><Object><Key>…</Key></Object>…</Delete>`). */
+export function keysOfDeleteRequest(xml: string): string[] {
+  return [...xml.matchAll(/<Object>[\s\S]*?<Key>([\s\S]*?)<\/Key>[\s\S]*?<\/Object>/g)].map(([, key]) =>
+    key.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (entity, name: string) =>
+      name.startsWith("#x") ? String.fromCodePoint(parseInt(name.slice(2), 16)) : name.startsWith("#") ? String.fromCodePoint(Number(name.slice(1))) : (XML_ENTITIES[name] ?? entity),
+    ),
+  );
+}
+
 /** Why the local endpoint cannot store this key, or undefined when it can. */
 export function unstorableKeyReason(key: string): string | undefined {
   const bytes = Buffer.byteLength(key, "utf8");
@@ -115,11 +137,29 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     }
     const chunked = isAwsChunked(req.headers);
     const headers = chunked ? decodedHeaders(req.headers) : { ...req.headers };
+    // A multi-object delete: keep its (small) body to announce each deleted key once s3rver has answered.
+    const deleteBucket = multiDeleteBucket(req.method, req.url ?? "/");
+    const deleteBody: Buffer[] = [];
     const upstream = http.request(
       { host: "127.0.0.1", port: inner.port, method: req.method, path: req.url, headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
+        if (deleteBucket !== undefined && answer.statusCode === 200) {
+          answer.on("end", () => {
+            for (const key of keysOfDeleteRequest(Buffer.concat(deleteBody).toString("utf8"))) {
+              options.onEvent({
+                Records: [
+                  {
+                    eventName: "ObjectRemoved:Delete",
+                    eventTime: new Date().toISOString(),
+                    s3: { bucket: { name: deleteBucket }, object: { key, sequencer: "0" } },
+                  },
+                ],
+              });
+            }
+          });
+        }
       },
     );
     upstream.on("error", (error) => {
@@ -127,16 +167,18 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       if (!res.headersSent) s3Error(res, 500, "InternalError", error.message, req.url ?? "");
       else res.destroy();
     });
+    const body: NodeJS.ReadableStream = chunked ? req.pipe(new AwsChunkedDecoder()) : req;
+    if (deleteBucket !== undefined) body.on("data", (chunk: Buffer) => deleteBody.push(chunk));
     if (!chunked) {
       req.pipe(upstream);
       return;
     }
-    const decoder = new AwsChunkedDecoder();
+    const decoder = body as AwsChunkedDecoder;
     decoder.on("error", (error) => {
       upstream.destroy();
       if (!res.headersSent) s3Error(res, 400, "BadDigest", error.message, req.url ?? "");
     });
-    req.pipe(decoder).pipe(upstream);
+    decoder.pipe(upstream);
   });
   proxy.on("clientError", (_error, socket) => socket.destroy());
   proxy.listen(options.port, "127.0.0.1");
