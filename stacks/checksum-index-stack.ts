@@ -162,6 +162,11 @@ export class ChecksumIndexStack extends TerraformStack {
     }));
     validateTriggerRules("triggers", this.rules);
     this.indexPrefix = props.index?.prefix ?? DEFAULT_INDEX_PREFIX;
+    if (this.indexPrefix.startsWith("/") || Buffer.byteLength(this.indexPrefix) > 512) {
+      throw new ConfigurationError(
+        `index.prefix "${this.indexPrefix}" must not start with "/" and must be at most 512 bytes (the function refuses it at cold start): use for example "index/".`,
+      );
+    }
 
     // Source bucket: created, or an existing one of which only the notification is managed.
     let sourceVersioned: boolean;

@@ -23,6 +23,7 @@ describe("bad configuration fails at synth with an error that says what to chang
       /overlap for s3:ObjectCreated:\*/,
     ],
     ["no triggers", { triggers: [] }, /triggers is empty/],
+    ["an index prefix starting with a slash", { index: { prefix: "/index/" } }, /index.prefix "\/index\/" must not start with "\/"/],
     ["an unknown event type", { triggers: [{ events: ["s3:ObjectUploaded:*"] }] }, /"s3:ObjectUploaded:\*", which is not an S3 event type/],
     ["a log retention CloudWatch rejects", { function: { logRetentionDays: 10 } }, /logRetentionDays is 10 days, which CloudWatch Logs does not accept: use one of 1, 3, 5/],
     ["a memory size out of range", { function: { memorySize: 64 } }, /memorySize is 64 MiB: give a whole number from 128 to 10240 MiB/],
