@@ -2,21 +2,30 @@
  * The synthesized Terraform, proven by Terraform itself: init from the local provider mirror, validate,
  * and plan offline with fake credentials (the stack needs no AWS call to plan).
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { planStack } from "../../tools/plan";
+import { assertMirrorHasAws, terraformRunner } from "../../tools/terraform";
 import { synthAppToDisk } from "../support/synth";
-import { initStack, planJson, type InitializedStack } from "../support/terraform";
+import { tempDir } from "../support/temp";
 
 describe.each(["dev", "prod"])("terraform on the %s stack", (stackName) => {
-  let stack: InitializedStack;
+  let stackDir: string;
   let plan: any;
 
   beforeAll(() => {
-    stack = initStack(synthAppToDisk({ namePrefix: "cix-tftest", accountId: "111122223333" }), stackName);
-    plan = planJson(stack);
+    // Says exactly what is missing (terraform, or the AWS provider in the mirror) before anything runs.
+    assertMirrorHasAws();
+    stackDir = path.join(synthAppToDisk({ namePrefix: "cix-tftest", accountId: "111122223333" }), "stacks", stackName);
+    // The same init, offline plan and `terraform show -json` as `npm run plan -- --offline`.
+    const planned = planStack(stackName, stackDir, { offline: true, outDir: tempDir("cix-tf-") });
+    plan = JSON.parse(readFileSync(planned.files.json, "utf8"));
   });
 
   it("validates", () => {
-    const result = JSON.parse(stack.tf.ok(["validate", "-json", "-no-color"], stack.dir));
+    const tf = terraformRunner(tempDir("cix-tf-"));
+    const result = JSON.parse(tf.ok(["validate", "-json", "-no-color"], stackDir));
     expect(result.diagnostics).toEqual([]);
     expect(result.valid).toBe(true);
   });
