@@ -6,6 +6,8 @@
  * (such as "acme-checksum-index") before the first deploy. The region comes from CHECKSUM_INDEX_REGION, the
  * account from CHECKSUM_INDEX_ACCOUNT_ID, and CHECKSUM_INDEX_STATE_BUCKET selects an S3 state backend.
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { App } from "cdktf";
 import { ChecksumIndexStack } from "./checksum-index-stack";
 
@@ -59,4 +61,31 @@ export function defineStacks(app: App, settings: AppSettings = {}): ChecksumInde
     tags: { application: "s3-checksum-index", environment: "prod" },
   });
   return [dev, prod];
+}
+
+export interface SynthesizedStack {
+  readonly name: string;
+  /** Folder of the stack's cdk.tf.json and assets: where terraform runs. */
+  readonly dir: string;
+  /** Warnings and errors raised at synth (cdktf's annotations). */
+  readonly annotations: ReadonlyArray<{ level: string; message: string }>;
+}
+
+/**
+ * Synthesizes every stack of the app, assets included, into `outdir` (by default cdktf's: cdktf.out/, or the
+ * folder the cdktf CLI asks for) and says where each stack went.
+ */
+export function synthesizeApp(settings: AppSettings, outdir?: string): { outdir: string; stacks: SynthesizedStack[] } {
+  const app = new App(outdir ? { outdir } : {});
+  defineStacks(app, settings);
+  app.synth();
+  const manifest = JSON.parse(readFileSync(path.join(app.outdir, "manifest.json"), "utf8"));
+  return {
+    outdir: app.outdir,
+    stacks: Object.values<any>(manifest.stacks).map((stack) => ({
+      name: stack.name,
+      dir: path.join(app.outdir, path.dirname(stack.synthesizedStackPath)),
+      annotations: stack.annotations ?? [],
+    })),
+  };
 }

@@ -7,11 +7,10 @@
  *   npm run plan -- --stack dev        one stack
  *   npm run plan -- --offline          no AWS account: fake credentials, skip flags, empty state (full create)
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { App } from "cdktf";
-import { defineStacks, settingsFromEnvironment } from "../stacks/app";
+import { settingsFromEnvironment, synthesizeApp } from "../stacks/app";
 import { renderMarkdown, summarizePlan } from "./plan/plan-summary";
 import { OFFLINE_OVERRIDE_FILE, terraformRunner, writeOfflineOverride } from "./terraform";
 
@@ -69,18 +68,13 @@ export function planStack(
 }
 
 export function planAll(options: PlanOptions): StackPlan[] {
-  const app = new App({ outdir: options.synthDir });
-  const stacks = defineStacks(app, settingsFromEnvironment());
-  const names = stacks.map((s) => s.node.id);
+  const { stacks } = synthesizeApp(settingsFromEnvironment(), options.synthDir);
+  const names = stacks.map((s) => s.name);
   const chosen = options.stacks && options.stacks.length > 0 ? options.stacks : names;
   for (const name of chosen) {
     if (!names.includes(name)) throw new Error(`there is no stack "${name}": choose from ${names.join(", ")}`);
   }
-  app.synth();
-  const manifest = JSON.parse(readFileSync(path.join(options.synthDir, "manifest.json"), "utf8"));
-  return chosen.map((name) =>
-    planStack(name, path.join(options.synthDir, path.dirname(manifest.stacks[name].synthesizedStackPath)), options),
-  );
+  return chosen.map((name) => planStack(name, stacks.find((s) => s.name === name)!.dir, options));
 }
 
 if (require.main === module) {

@@ -5,8 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { App } from "cdktf";
-import { defineStacks, settingsFromEnvironment } from "../stacks/app";
+import { settingsFromEnvironment, synthesizeApp } from "../stacks/app";
 import type { TriggerRule } from "../stacks/validation";
 
 export interface PipelineConfig {
@@ -65,13 +64,10 @@ export function pipelineFromSynthesized(stack: string, config: any): PipelineCon
 export function synthesizedPipeline(stack: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
   const outdir = mkdtempSync(path.join(tmpdir(), "cix-pipeline-"));
   try {
-    const app = new App({ outdir });
-    const stacks = defineStacks(app, settingsFromEnvironment(env));
-    if (!stacks.some((s) => s.node.id === stack)) {
-      throw new Error(`there is no stack "${stack}": choose one of ${stacks.map((s) => s.node.id).join(", ")}`);
-    }
-    app.synth();
-    const config = JSON.parse(readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"));
+    const { stacks } = synthesizeApp(settingsFromEnvironment(env), outdir);
+    const chosen = stacks.find((s) => s.name === stack);
+    if (!chosen) throw new Error(`there is no stack "${stack}": choose one of ${stacks.map((s) => s.name).join(", ")}`);
+    const config = JSON.parse(readFileSync(path.join(chosen.dir, "cdk.tf.json"), "utf8"));
     return pipelineFromSynthesized(stack, config);
   } finally {
     rmSync(outdir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 /** Synthesizing stacks in-process, as the tests need them. */
 import * as path from "node:path";
-import { App, Testing } from "cdktf";
+import { Testing } from "cdktf";
 import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
-import { defineStacks, type AppSettings } from "../../stacks/app";
+import { defineStacks, synthesizeApp, type AppSettings } from "../../stacks/app";
 import { tempDir } from "./temp";
 
 /** Resource blocks of one type, keyed by logical id. */
@@ -49,9 +49,5 @@ function wrap(stack: ChecksumIndexStack, json: string): SynthesizedStack {
 
 /** Synthesizes the project's app (main.ts's stacks) with every file, assets included, into a new folder. */
 export function synthAppToDisk(settings: AppSettings = {}): string {
-  const outdir = path.join(tempDir("cix-synth-"), "cdktf.out");
-  const app = new App({ outdir });
-  defineStacks(app, settings);
-  app.synth();
-  return outdir;
+  return synthesizeApp(settings, path.join(tempDir("cix-synth-"), "cdktf.out")).outdir;
 }
