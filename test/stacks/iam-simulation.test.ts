@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { describe, expect, it } from "vitest";
 import { ACCOUNT, KEY, MATRIX, REGION, matrixMarkdown, type Case, type Expect } from "../support/iam-matrix";
-import { bucketPolicies, executionRole, functionPolicy } from "../support/policies";
+import { bucketPolicies, executionRole, functionPolicy, withRolePolicyChanged } from "../support/policies";
 import { synthStack } from "../support/synth";
 
 const VARIANTS = {
@@ -109,10 +109,7 @@ describe.each(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)("the %s sta
 describe("a deliberately widened policy", () => {
   function widened(mutate: (statements: any[]) => void): Policies {
     const policies = policiesOf("plain");
-    const config = structuredClone(policies.config);
-    const doc = Object.entries(config.data.aws_iam_policy_document).find(([id]) => id.startsWith("indexer_permissions"))![1] as any;
-    mutate(doc.statement);
-    return { ...policies, config };
+    return { ...policies, config: withRolePolicyChanged(policies.config, mutate) };
   }
 
   async function violations(policies: Policies): Promise<string[]> {

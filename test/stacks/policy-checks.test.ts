@@ -3,6 +3,7 @@
  * rule is met, except those listed in INTENTIONALLY_UNMET (and in the README) with their reason.
  */
 import { describe, expect, it } from "vitest";
+import { withRolePolicyChanged } from "../support/policies";
 import { INTENTIONALLY_UNMET, RULES } from "../support/policy-rules";
 import { synthAppStacks, synthStack } from "../support/synth";
 
@@ -49,12 +50,8 @@ describe("configurable rules are met when configured", () => {
 });
 
 describe("a deliberately widened policy is caught by the policy checks", () => {
-  const widened = (mutate: (statements: any[]) => void) => {
-    const config = structuredClone(synthStack({ accountId: "111122223333" }).config);
-    const doc = Object.entries(config.data.aws_iam_policy_document).find(([id]) => id.startsWith("indexer_permissions"))![1] as any;
-    mutate(doc.statement);
-    return config;
-  };
+  const widened = (mutate: (statements: any[]) => void) =>
+    withRolePolicyChanged(synthStack({ accountId: "111122223333" }).config, mutate);
 
   it("s3:* as an action", () => {
     expect(RULES.find((r) => r.id.startsWith("CKV_AWS_62"))!.check(widened((s) => s[0].actions.push("s3:*")))).toEqual(["ReadSourceObjects0: action s3:*"]);

@@ -99,3 +99,14 @@ export function functionPolicy(config: Json, region: string, account: string): J
     }),
   };
 }
+
+/**
+ * A copy of a synthesized configuration whose execution-role policy document is changed by `mutate`
+ * (its aws_iam_policy_document statements): for proving that a widened policy is caught.
+ */
+export function withRolePolicyChanged(config: Json, mutate: (statements: Json[]) => void): Json {
+  const copy = structuredClone(config);
+  const role = Object.values(copy.resource.aws_iam_role_policy)[0] as Json;
+  mutate(blockOf(copy, role.policy).block.statement);
+  return copy;
+}
