@@ -3,18 +3,12 @@
  * with a message that names the variable: better than failing every record later.
  */
 import { ENV } from "./contract";
+import { ConfigError } from "./errors";
 
 export interface IndexerConfig {
   readonly indexBucket: string;
   readonly indexPrefix: string;
   readonly forcePathStyle: boolean;
-}
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {

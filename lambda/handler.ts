@@ -8,6 +8,7 @@
  */
 import type { Context } from "aws-lambda";
 import { readConfig } from "./config";
+import { RecordsFailedError } from "./errors";
 import { parseEvent } from "./event";
 import { indexKeys } from "./index-keys";
 import { indexChange, isChecksumMismatch, type IndexerDeps } from "./indexer";
@@ -29,13 +30,6 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     deps: { reader: new S3ObjectReader(s3), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
     logger: createLogger(env),
   };
-}
-
-export class RecordsFailedError extends Error {
-  constructor(readonly failures: ReadonlyArray<{ key: string; error: Error }>) {
-    super(`${failures.length} record(s) failed: ${failures.map((f) => `${f.key}: ${f.error.message}`).join("; ")}`);
-    this.name = "RecordsFailedError";
-  }
 }
 
 export async function processEvent(event: unknown, requestId: string, runtime: Runtime): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
-import type { ComputedChecksums } from "./decide";
+import type { ComputedChecksums } from "./checksums";
 
 export interface StreamDigest extends ComputedChecksums {
   readonly bytes: number;

@@ -2,26 +2,10 @@
  * The index record: one JSON document per object (and per version in versioned buckets). Pure.
  */
 import type { ObjectChange } from "./event";
+import type { S3ChecksumCheck } from "./checksums";
 import type { ObjectRead } from "./ports";
 
 export const SCHEMA_VERSION = 1;
-
-/** What S3 itself says about the object's checksum, and whether it agrees with what was read. */
-export interface S3ChecksumCheck {
-  /** "FULL_OBJECT" or "COMPOSITE" (multipart, checksum of part checksums), or absent when S3 has none. */
-  readonly type?: string;
-  /** CRC32, CRC32C, CRC64NVME, SHA1, SHA256, or absent. */
-  readonly algorithm?: string;
-  /** S3's value, base64, as S3 returns it. */
-  readonly value?: string;
-  /**
-   * "match": S3's full-object checksum equals the one computed from the bytes read;
-   * "mismatch": it does not (logged as an error);
-   * "not-comparable": S3's checksum is composite, or of an algorithm the function does not compute;
-   * "absent": S3 stores no checksum for the object.
-   */
-  readonly verification: "match" | "mismatch" | "not-comparable" | "absent";
-}
 
 interface RecordBase {
   readonly schemaVersion: typeof SCHEMA_VERSION;
@@ -92,16 +76,17 @@ function base(change: ObjectChange, ctx: RecordContext, versionId: string | unde
   };
 }
 
-export function presentRecord(change: ObjectChange, read: ObjectRead, ctx: RecordContext): PresentRecord {
+/** The record of an object read, with the verdict of its checksum verification (checksums.ts). */
+export function presentRecord(change: ObjectChange, read: ObjectRead, s3Checksum: S3ChecksumCheck, ctx: RecordContext): PresentRecord {
   return {
     ...base(change, ctx, change.versionId ?? read.versionId),
     state: "present",
     size: read.size,
     eTag: read.eTag,
-    sha256: read.sha256,
+    sha256: read.computed.sha256Hex,
     contentType: read.contentType ?? null,
     lastModified: read.lastModified ? read.lastModified.toISOString() : null,
-    s3Checksum: read.s3Checksum,
+    s3Checksum,
   };
 }
 

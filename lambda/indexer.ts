@@ -1,9 +1,12 @@
 /**
- * What the function does with one S3 change, given its I/O. The decisions are in decide.ts; this module
+ * What the function does with one S3 change, given its I/O. The decisions are in decide.ts (ordering) and
+ * checksums.ts (verification); this module
  * sequences the reads and the conditional writes so that, whatever order and however often S3 delivers
  * events, the index ends up describing the newest state of every key.
  */
+import { compareS3Checksum } from "./checksums";
 import { decide, removalAffectsCurrent, type Decision } from "./decide";
+import { ConflictError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import type { ObjectChange } from "./event";
 import type { IndexKeys } from "./index-keys";
 import {
@@ -15,15 +18,7 @@ import {
   type PresentRecord,
   type RecordContext,
 } from "./index-record";
-import {
-  ConflictError,
-  ObjectForbiddenError,
-  ObjectGoneError,
-  ObjectReplacedError,
-  type DocumentStore,
-  type ObjectReader,
-  type StoredDocument,
-} from "./ports";
+import type { DocumentStore, ObjectReader, StoredDocument } from "./ports";
 
 export type Outcome =
   /** The object was read and its record is now the key's current state. */
@@ -88,7 +83,7 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
     }
     throw error;
   }
-  const record = presentRecord(change, read, ctx);
+  const record = presentRecord(change, read, compareS3Checksum(read.stored, read.computed), ctx);
 
   if (record.versionId !== null) {
     // A version's bytes never change: its record and content entry are written once, in any order.

@@ -2,35 +2,7 @@
  * The function's I/O, behind two small interfaces: reading source objects and storing index documents.
  * `s3-store.ts` implements them with S3; the tests add in-memory versions with the same semantics.
  */
-import type { S3ChecksumCheck } from "./index-record";
-
-/** The object is gone (deleted) since the event: a newer event will tell. */
-export class ObjectGoneError extends Error {
-  readonly code = "ObjectGone";
-}
-
-/** The object was replaced since the event (its ETag no longer matches): a newer event will tell. */
-export class ObjectReplacedError extends Error {
-  readonly code = "ObjectReplaced";
-}
-
-/**
- * S3 refused the read. Without s3:ListBucket (which the function does not get on the source bucket), S3
- * answers 403 rather than 404 for an object that no longer exists, so this may also mean "deleted".
- */
-export class ObjectForbiddenError extends Error {
-  readonly code = "ObjectForbidden";
-}
-
-/** The bytes read do not add up (stream ended early, sizes disagree): nothing may be recorded. */
-export class IntegrityError extends Error {
-  readonly code = "Integrity";
-}
-
-/** A conditional write lost too many races in a row. Lambda retries the event. */
-export class ConflictError extends Error {
-  readonly code = "Conflict";
-}
+import type { ComputedChecksums, S3StoredChecksum } from "./checksums";
 
 export interface ObjectReadRequest {
   readonly bucket: string;
@@ -43,21 +15,22 @@ export interface ObjectReadRequest {
   readonly expectedSize?: number;
 }
 
-/** What reading an object produced. */
+/** What reading an object produced: the checksums computed and what S3 stored. The indexer compares them. */
 export interface ObjectRead {
-  readonly sha256: string;
+  readonly computed: ComputedChecksums;
   readonly size: number;
   readonly eTag: string;
   readonly versionId?: string;
   readonly contentType?: string;
   readonly lastModified?: Date;
-  readonly s3Checksum: S3ChecksumCheck;
+  /** S3's stored checksum of the very bytes read (same version and ETag). */
+  readonly stored: S3StoredChecksum;
 }
 
 export interface ObjectReader {
   /**
-   * Streams the object once through the digests. Throws ObjectGoneError, ObjectReplacedError or
-   * IntegrityError as above, and any other error as it is.
+   * Streams the object once through the digests. Throws ObjectGoneError, ObjectReplacedError,
+   * ObjectForbiddenError or IntegrityError (errors.ts), and any other error as it is.
    */
   read(request: ObjectReadRequest): Promise<ObjectRead>;
 }

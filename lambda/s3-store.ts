@@ -12,18 +12,14 @@ import {
   type HeadObjectCommandOutput,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { compareS3Checksum } from "./decide";
+import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { digestStream } from "./hashing";
-import {
-  IntegrityError,
-  ObjectForbiddenError,
-  ObjectGoneError,
-  ObjectReplacedError,
-  type DocumentStore,
-  type ObjectRead,
-  type ObjectReadRequest,
-  type ObjectReader,
-  type StoredDocument,
+import type {
+  DocumentStore,
+  ObjectRead,
+  ObjectReadRequest,
+  ObjectReader,
+  StoredDocument,
 } from "./ports";
 
 /**
@@ -92,7 +88,7 @@ export class S3ObjectReader implements ObjectReader {
     try {
       digest = await digestStream(body);
     } catch (error) {
-      throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`);
+      throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
     }
     if (contentLength !== undefined && digest.bytes !== contentLength) {
       throw new IntegrityError(`${where}: read ${digest.bytes} bytes, S3 announced Content-Length ${contentLength}`);
@@ -111,31 +107,28 @@ export class S3ObjectReader implements ObjectReader {
       throw this.translate(error, where);
     }
     return {
-      sha256: digest.sha256Hex,
+      computed: { sha256Hex: digest.sha256Hex, crc32: digest.crc32 },
       size: digest.bytes,
       eTag,
       versionId: request.versionId ?? (versionId && versionId !== "null" ? versionId : undefined),
       contentType: head.ContentType,
       lastModified: head.LastModified,
-      s3Checksum: compareS3Checksum(
-        {
-          type: head.ChecksumType,
-          crc32: head.ChecksumCRC32,
-          crc32c: head.ChecksumCRC32C,
-          crc64nvme: head.ChecksumCRC64NVME,
-          sha1: head.ChecksumSHA1,
-          sha256: head.ChecksumSHA256,
-        },
-        digest,
-      ),
+      stored: {
+        type: head.ChecksumType,
+        crc32: head.ChecksumCRC32,
+        crc32c: head.ChecksumCRC32C,
+        crc64nvme: head.ChecksumCRC64NVME,
+        sha1: head.ChecksumSHA1,
+        sha256: head.ChecksumSHA256,
+      },
     };
   }
 
   private translate(error: unknown, where: string): unknown {
     if (error instanceof ObjectReplacedError) return error;
-    if (isNotFound(error)) return new ObjectGoneError(`${where} no longer exists`);
-    if (isPreconditionFailed(error)) return new ObjectReplacedError(`${where} no longer has the event's ETag`);
-    if (isForbidden(error)) return new ObjectForbiddenError(`reading ${where} was refused (403)`);
+    if (isNotFound(error)) return new ObjectGoneError(`${where} no longer exists`, { cause: error });
+    if (isPreconditionFailed(error)) return new ObjectReplacedError(`${where} no longer has the event's ETag`, { cause: error });
+    if (isForbidden(error)) return new ObjectForbiddenError(`reading ${where} was refused (403)`, { cause: error });
     return error;
   }
 }

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { parseRecord, type ObjectChange } from "../../lambda/event";
 import { indexKeys } from "../../lambda/index-keys";
 import { indexChange, type IndexerDeps } from "../../lambda/indexer";
-import { ConflictError, ObjectForbiddenError } from "../../lambda/ports";
+import { ConflictError, ObjectForbiddenError } from "../../lambda/errors";
 import { s3Record, type EventSpec } from "../support/events";
 import { MemoryDocumentStore, MemoryObjectReader } from "../support/memory-io";
 
@@ -42,6 +42,17 @@ describe("creates", () => {
     expect(result.outcome).toBe("indexed");
     expect(current()).toMatchObject({ state: "present", sha256: sha("hello"), size: 5, sequencer: "0A" });
     expect(store.json(keys.content(sha("hello"), BUCKET, "incoming/a.txt"))).toMatchObject({ key: "incoming/a.txt", size: 5 });
+  });
+
+  it("compares the bytes read with the checksum S3 stored, and says which algorithm agreed or disagreed", async () => {
+    const good = Buffer.from(sha("right"), "hex").toString("base64");
+    const { eTag, size } = reader.add(BUCKET, "incoming/ok.txt", "right", undefined, { type: "FULL_OBJECT", sha256: good });
+    await run(change({ eventName: "ObjectCreated:Put", key: "incoming/ok.txt", sequencer: "0A", eTag, size }));
+    expect(current("incoming/ok.txt").s3Checksum).toEqual({ type: "FULL_OBJECT", algorithm: "SHA256", value: good, verification: "match" });
+
+    const wrong = reader.add(BUCKET, "incoming/bad.txt", "flipped", undefined, { type: "FULL_OBJECT", crc32: "AAAAAA==" });
+    await run(change({ eventName: "ObjectCreated:Put", key: "incoming/bad.txt", sequencer: "0A", ...wrong }));
+    expect(current("incoming/bad.txt").s3Checksum).toMatchObject({ algorithm: "CRC32", value: "AAAAAA==", verification: "mismatch" });
   });
 
   it("reads exactly the announced bytes: by ETag without a version, by version id with one", async () => {

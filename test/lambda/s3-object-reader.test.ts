@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { S3ServiceException, type S3Client } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "../../lambda/ports";
+import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "../../lambda/errors";
 import { S3ObjectReader } from "../../lambda/s3-store";
 
 /** An S3 client whose GET answers with `body` and `contentLength`, and whose HEAD answers `head`. */
@@ -27,7 +27,7 @@ const s3Error = (name: string, status: number) =>
 const request = { bucket: "src", key: "incoming/a.bin", ifMatch: "e1", expectedSize: 10 };
 
 describe("S3ObjectReader", () => {
-  it("hashes the body and reports S3's stored checksum", async () => {
+  it("hashes the body and reports S3's stored checksum, leaving the verdict to the indexer", async () => {
     const body = Buffer.from("0123456789");
     const reader = new S3ObjectReader(
       stubClient(
@@ -36,10 +36,10 @@ describe("S3ObjectReader", () => {
       ),
     );
     expect(await reader.read(request)).toMatchObject({
-      sha256: createHash("sha256").update(body).digest("hex"),
+      computed: { sha256Hex: createHash("sha256").update(body).digest("hex") },
       size: 10,
       eTag: "e1",
-      s3Checksum: { algorithm: "SHA256", verification: "match" },
+      stored: { type: "FULL_OBJECT", sha256: createHash("sha256").update(body).digest("base64") },
     });
   });
 
@@ -71,9 +71,12 @@ describe("S3ObjectReader", () => {
     ["NoSuchVersion", 404, ObjectGoneError],
     ["PreconditionFailed", 412, ObjectReplacedError],
     ["AccessDenied", 403, ObjectForbiddenError],
-  ] as const)("maps %s to %s", async (name, status, type) => {
-    const reader = new S3ObjectReader(stubClient(() => Promise.reject(s3Error(name, status))));
-    await expect(reader.read(request)).rejects.toBeInstanceOf(type);
+  ] as const)("maps %s to %s, named after its class and keeping S3's error as the cause", async (name, status, type) => {
+    const sdkError = s3Error(name, status);
+    const reader = new S3ObjectReader(stubClient(() => Promise.reject(sdkError)));
+    const error = await reader.read(request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(type);
+    expect(error).toMatchObject({ name: type.name, cause: sdkError });
   });
 
   it("passes a missing bucket and throttling through as errors, for Lambda to retry", async () => {

@@ -1,13 +1,14 @@
 /** In-memory versions of the function's I/O (lambda/ports.ts), enforcing the same conditions S3 does. */
 import { createHash } from "node:crypto";
-import {
-  ObjectGoneError,
-  ObjectReplacedError,
-  type DocumentStore,
-  type ObjectRead,
-  type ObjectReader,
-  type ObjectReadRequest,
-  type StoredDocument,
+import * as zlib from "node:zlib";
+import type { S3StoredChecksum } from "../../lambda/checksums";
+import { ObjectGoneError, ObjectReplacedError } from "../../lambda/errors";
+import type {
+  DocumentStore,
+  ObjectRead,
+  ObjectReader,
+  ObjectReadRequest,
+  StoredDocument,
 } from "../../lambda/ports";
 
 export class MemoryDocumentStore implements DocumentStore {
@@ -60,16 +61,19 @@ export class MemoryDocumentStore implements DocumentStore {
   }
 }
 
-/** Objects by "bucket/key" or "bucket/key#version"; a read returns their SHA-256. */
+/**
+ * Objects by "bucket/key" or "bucket/key#version"; a read returns their checksums and the checksum "S3"
+ * stored: by default none, or the one given to `add` (which a test may make wrong on purpose).
+ */
 export class MemoryObjectReader implements ObjectReader {
-  readonly objects = new Map<string, { body: Buffer; eTag: string }>();
+  readonly objects = new Map<string, { body: Buffer; eTag: string; stored: S3StoredChecksum }>();
   readonly reads: ObjectReadRequest[] = [];
   failWith?: Error;
 
-  add(bucket: string, key: string, body: string | Buffer, versionId?: string): { eTag: string; size: number } {
+  add(bucket: string, key: string, body: string | Buffer, versionId?: string, stored: S3StoredChecksum = {}): { eTag: string; size: number } {
     const data = Buffer.from(body);
     const eTag = createHash("md5").update(data).digest("hex");
-    this.objects.set(`${bucket}/${key}${versionId ? `#${versionId}` : ""}`, { body: data, eTag });
+    this.objects.set(`${bucket}/${key}${versionId ? `#${versionId}` : ""}`, { body: data, eTag, stored });
     return { eTag, size: data.length };
   }
 
@@ -80,13 +84,13 @@ export class MemoryObjectReader implements ObjectReader {
     if (!object) throw new ObjectGoneError(`s3://${request.bucket}/${request.key} no longer exists`);
     if (request.ifMatch !== undefined && request.ifMatch !== object.eTag) throw new ObjectReplacedError(`s3://${request.bucket}/${request.key} no longer has ETag ${request.ifMatch}`);
     return {
-      sha256: createHash("sha256").update(object.body).digest("hex"),
+      computed: { sha256Hex: createHash("sha256").update(object.body).digest("hex"), crc32: zlib.crc32(object.body) >>> 0 },
       size: object.body.length,
       eTag: object.eTag,
       versionId: request.versionId,
       contentType: "text/plain",
       lastModified: new Date("2026-11-24T10:00:00Z"),
-      s3Checksum: { verification: "absent" },
+      stored: object.stored,
     };
   }
 }

@@ -115,11 +115,12 @@ export class IndexTools {
     if (!record) return { ...base, status: "unindexed", detail: "no index record" };
     if (record.state === "deleted") return { ...base, status: "mismatch", detail: "the index says deleted, the object exists" };
     const read = await this.reader.read({ bucket: location.bucket, key: location.key, versionId: record.versionId ?? undefined });
-    if (read.sha256 !== record.sha256) {
+    const sha256 = read.computed.sha256Hex;
+    if (sha256 !== record.sha256) {
       const changed = read.eTag !== record.eTag ? " (the object's ETag changed since it was indexed)" : "";
-      return { ...base, status: "mismatch", sha256: read.sha256, indexed: record.sha256, detail: `content is ${read.sha256}, the index says ${record.sha256}${changed}` };
+      return { ...base, status: "mismatch", sha256, indexed: record.sha256, detail: `content is ${sha256}, the index says ${record.sha256}${changed}` };
     }
-    return { ...base, status: "match", sha256: read.sha256, size: read.size };
+    return { ...base, status: "match", sha256, size: read.size };
   }
 
   /**

@@ -1,0 +1,59 @@
+/**
+ * Every error the function raises on purpose, under one base class: each sets `name` (what logs and
+ * tests match on), a stable `code`, and keeps the error it wraps as `cause`, so nothing of the SDK's
+ * answer (status, request id) is lost on the way to the log.
+ */
+export abstract class IndexerError extends Error {
+  /** Stable identifier of the error kind, for logs and metric filters. */
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** The function's environment is missing or invalid: the cold start fails with what to change. */
+export class ConfigError extends IndexerError {
+  readonly code = "Config";
+}
+
+/** The object is gone (deleted) since the event: a newer event will tell. */
+export class ObjectGoneError extends IndexerError {
+  readonly code = "ObjectGone";
+}
+
+/** The object was replaced since the event (its ETag no longer matches): a newer event will tell. */
+export class ObjectReplacedError extends IndexerError {
+  readonly code = "ObjectReplaced";
+}
+
+/**
+ * S3 refused the read. Without s3:ListBucket (which the function does not get on the source bucket), S3
+ * answers 403 rather than 404 for an object that no longer exists, so this may also mean "deleted".
+ */
+export class ObjectForbiddenError extends IndexerError {
+  readonly code = "ObjectForbidden";
+}
+
+/** The bytes read do not add up (stream ended early, sizes disagree): nothing may be recorded. */
+export class IntegrityError extends IndexerError {
+  readonly code = "Integrity";
+}
+
+/** A conditional write lost too many races in a row. Lambda retries the event. */
+export class ConflictError extends IndexerError {
+  readonly code = "Conflict";
+}
+
+/** Some records of an event failed; thrown after every record was tried, so that Lambda retries the event. */
+export class RecordsFailedError extends IndexerError {
+  readonly code = "RecordsFailed";
+
+  constructor(readonly failures: ReadonlyArray<{ key: string; error: Error }>) {
+    super(
+      `${failures.length} record(s) failed: ${failures.map((f) => `${f.key}: ${f.error.message}`).join("; ")}`,
+      { cause: failures.length === 1 ? failures[0].error : new AggregateError(failures.map((f) => f.error)) },
+    );
+  }
+}
