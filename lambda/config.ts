@@ -2,7 +2,7 @@
  * The function's configuration, read once at cold start. A missing or invalid value fails the cold start
  * with a message that names the variable: better than failing every record later.
  */
-import { ENV } from "./contract";
+import { bucketNameProblems, ENV, indexPrefixProblem } from "./contract";
 import { ConfigError } from "./errors";
 
 export interface IndexerConfig {
@@ -14,13 +14,13 @@ export interface IndexerConfig {
 export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {
   const indexBucket = env[ENV.indexBucket]?.trim();
   if (!indexBucket) throw new ConfigError(`${ENV.indexBucket} is not set: give the name of the bucket that holds the index records.`);
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(indexBucket)) {
-    throw new ConfigError(`${ENV.indexBucket} "${indexBucket}" is not a valid S3 bucket name.`);
+  const problems = bucketNameProblems(indexBucket);
+  if (problems.length > 0) {
+    throw new ConfigError(`${ENV.indexBucket} "${indexBucket}" is not a valid S3 bucket name: ${problems.join("; ")}.`);
   }
   const indexPrefix = env[ENV.indexPrefix] ?? "";
-  if (indexPrefix.startsWith("/") || Buffer.byteLength(indexPrefix) > 512) {
-    throw new ConfigError(`${ENV.indexPrefix} "${indexPrefix}" must not start with "/" and must be at most 512 bytes.`);
-  }
+  const prefixProblem = indexPrefixProblem(indexPrefix);
+  if (prefixProblem) throw new ConfigError(`${ENV.indexPrefix} "${indexPrefix}" ${prefixProblem}.`);
   const style = env[ENV.forcePathStyle];
   if (style !== undefined && style !== "" && style !== "true" && style !== "false") {
     throw new ConfigError(`${ENV.forcePathStyle} is "${style}": set it to "true" or "false".`);

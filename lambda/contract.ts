@@ -27,5 +27,59 @@ export const DEFAULT_INDEX_PREFIX = "index/";
 /** Every index record is a JSON document whose key ends with this suffix. */
 export const INDEX_RECORD_SUFFIX = ".json";
 
-/** Name of the function's entry point inside the bundle (`<file>.<export>`). */
-export const HANDLER_ENTRY = "handler.handler";
+/**
+ * The function's entry: its source file (relative to the project root), the name of the bundled file
+ * (`<file>.js` inside the zip) and the exported function Lambda calls.
+ */
+export const HANDLER = { source: "lambda/handler.ts", file: "handler", export: "handler" } as const;
+
+/** Lambda's `handler` setting: `<file>.<export>`. */
+export const HANDLER_ENTRY = `${HANDLER.file}.${HANDLER.export}`;
+
+/** What the function needs to find its index; everything that runs the function builds its environment here. */
+export interface IndexLocation {
+  readonly indexBucket: string;
+  readonly indexPrefix: string;
+  /** Path-style requests, for S3-compatible servers. @default false (omitted) */
+  readonly forcePathStyle?: boolean;
+}
+
+/** The contract's environment variables for an index location. */
+export function contractEnvironment(location: IndexLocation): Record<string, string> {
+  return {
+    [ENV.indexBucket]: location.indexBucket,
+    [ENV.indexPrefix]: location.indexPrefix,
+    ...(location.forcePathStyle ? { [ENV.forcePathStyle]: "true" } : {}),
+  };
+}
+
+/** Reserved prefixes and suffixes of general purpose bucket names, as S3 documents them. */
+const RESERVED_BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const RESERVED_BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/**
+ * What is wrong with a bucket name under S3's naming rules for general purpose buckets, one phrase per
+ * rule broken; empty when the name is valid. The one bucket-name rule of the project: the stack, the
+ * function's cold start and the tools all ask it.
+ */
+export function bucketNameProblems(name: string): string[] {
+  const problems: string[] = [];
+  if (name.length < 3 || name.length > 63) problems.push(`it is ${name.length} characters long, S3 allows 3 to 63`);
+  if (!/^[a-z0-9.-]*$/.test(name)) problems.push("only lowercase letters, digits, dots and hyphens are allowed");
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) problems.push("it must begin and end with a letter or digit");
+  if (name.includes("..")) problems.push("it must not contain two adjacent dots");
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) problems.push("it must not look like an IP address");
+  for (const prefix of RESERVED_BUCKET_PREFIXES) if (name.startsWith(prefix)) problems.push(`the prefix "${prefix}" is reserved`);
+  for (const suffix of RESERVED_BUCKET_SUFFIXES) if (name.endsWith(suffix)) problems.push(`the suffix "${suffix}" is reserved`);
+  return problems;
+}
+
+/** The longest index prefix, in UTF-8 bytes: room is left for the record's own key under it (S3 keys are ≤ 1024). */
+export const MAX_INDEX_PREFIX_BYTES = 512;
+
+/** What is wrong with an index prefix, or undefined when it is valid. */
+export function indexPrefixProblem(prefix: string): string | undefined {
+  if (prefix.startsWith("/")) return `must not start with "/" (S3 keys have no leading slash)`;
+  if (Buffer.byteLength(prefix) > MAX_INDEX_PREFIX_BYTES) return `must be at most ${MAX_INDEX_PREFIX_BYTES} bytes`;
+  return undefined;
+}

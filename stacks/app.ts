@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { ChecksumIndexStack } from "./checksum-index-stack";
+import { resolvePipeline, type ChecksumIndexStackProps, type Pipeline } from "./pipeline";
 
 export interface AppSettings {
   /** Prefix of every name; the stacks append "-dev" and "-prod". @default "checksum-index" */
@@ -35,14 +36,15 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): A
   };
 }
 
-export function defineStacks(app: App, settings: AppSettings = {}): ChecksumIndexStack[] {
+/** The props of every stack of the app, by stack name: what the stacks are built from and the tools read. */
+export function stackProps(settings: AppSettings = {}): Record<string, ChecksumIndexStackProps> {
   const prefix = settings.namePrefix ?? "checksum-index";
   const common = {
     region: settings.region,
     accountId: settings.accountId,
     backend: settings.stateBucket ? ({ type: "s3", bucket: settings.stateBucket } as const) : undefined,
   };
-  const dev = new ChecksumIndexStack(app, "dev", {
+  const dev: ChecksumIndexStackProps = {
     ...common,
     namePrefix: `${prefix}-dev`,
     // Test data: a destroy may delete it.
@@ -50,8 +52,8 @@ export function defineStacks(app: App, settings: AppSettings = {}): ChecksumInde
     index: { forceDestroy: true },
     function: { logRetentionDays: 14 },
     tags: { application: "s3-checksum-index", environment: "dev" },
-  });
-  const prod = new ChecksumIndexStack(app, "prod", {
+  };
+  const prod: ChecksumIndexStackProps = {
     ...common,
     namePrefix: `${prefix}-prod`,
     // Versions: the index names the exact bytes that were hashed, and an overwrite cannot lose them.
@@ -59,8 +61,20 @@ export function defineStacks(app: App, settings: AppSettings = {}): ChecksumInde
     index: { versioned: true },
     function: { memorySize: 1024, logRetentionDays: 365 },
     tags: { application: "s3-checksum-index", environment: "prod" },
-  });
-  return [dev, prod];
+  };
+  return { dev, prod };
+}
+
+export function defineStacks(app: App, settings: AppSettings = {}): ChecksumIndexStack[] {
+  return Object.entries(stackProps(settings)).map(([name, props]) => new ChecksumIndexStack(app, name, props));
+}
+
+/** The resolved pipeline of one stack of the app, without synthesizing anything. */
+export function stackPipeline(stack: string, settings: AppSettings = {}): Pipeline {
+  const all = stackProps(settings);
+  const props = all[stack];
+  if (!props) throw new Error(`there is no stack "${stack}": choose one of ${Object.keys(all).join(", ")}`);
+  return resolvePipeline(stack, props);
 }
 
 export interface SynthesizedStack {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { buildSync } from "esbuild";
 import { zipSync, type Zippable } from "fflate";
+import { HANDLER } from "../lambda/contract";
 
 export interface BundleOptions {
   /** Entry file of the function, absolute or relative to `projectRoot`. */
@@ -71,7 +72,7 @@ export function bundleFunction(options: BundleOptions): Bundle {
     entryPoints: [path.relative(projectRoot, entry)],
     absWorkingDir: projectRoot,
     outdir: "out",
-    entryNames: "handler",
+    entryNames: HANDLER.file,
     bundle: true,
     platform: "node",
     format: "cjs",

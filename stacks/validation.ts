@@ -5,6 +5,7 @@
  * Values that are Terraform tokens (unknown until apply) are not checked here: there is nothing to check.
  */
 import { Token } from "cdktf";
+import { bucketNameProblems, indexPrefixProblem } from "../lambda/contract";
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -19,25 +20,20 @@ function fail(message: string): never {
 
 const isToken = (value: unknown): boolean => typeof value === "string" && Token.isUnresolved(value);
 
-/** Bucket naming rules of general purpose buckets, as S3 documents them. */
+/** Bucket naming rules of general purpose buckets, as S3 documents them (one rule: lambda/contract.ts). */
 export function validateBucketName(property: string, name: string): void {
   if (isToken(name)) return;
   if (name === undefined || name === null || name.trim() === "") {
     fail(`${property} is empty: give a bucket name of 3 to 63 characters.`);
   }
-  const problems: string[] = [];
-  if (name.length < 3 || name.length > 63) problems.push(`it is ${name.length} characters long, S3 allows 3 to 63`);
-  if (!/^[a-z0-9.-]+$/.test(name)) problems.push("only lowercase letters, digits, dots and hyphens are allowed");
-  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) problems.push("it must begin and end with a letter or digit");
-  if (name.includes("..")) problems.push("it must not contain two adjacent dots");
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) problems.push("it must not look like an IP address");
-  for (const prefix of ["xn--", "sthree-", "amzn-s3-demo-"]) {
-    if (name.startsWith(prefix)) problems.push(`the prefix "${prefix}" is reserved`);
-  }
-  for (const suffix of ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]) {
-    if (name.endsWith(suffix)) problems.push(`the suffix "${suffix}" is reserved`);
-  }
+  const problems = bucketNameProblems(name);
   if (problems.length > 0) fail(`${property} "${name}" is not a valid S3 bucket name: ${problems.join("; ")}.`);
+}
+
+/** The index prefix the function accepts at cold start (one rule: lambda/contract.ts). */
+export function validateIndexPrefix(property: string, prefix: string): void {
+  const problem = indexPrefixProblem(prefix);
+  if (problem) fail(`${property} "${prefix}" ${problem} (the function refuses it at cold start): use for example "index/".`);
 }
 
 export function validateNonEmpty(property: string, value: string | undefined): void {

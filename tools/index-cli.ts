@@ -10,6 +10,7 @@
  * (--stack, default dev). The endpoint is the SDK's: AWS_ENDPOINT_URL_S3 for the local endpoint.
  */
 import { parseArgs } from "node:util";
+import { ENV } from "../lambda/contract";
 import { createS3Client } from "../lambda/s3-store";
 import {
   IndexTools,
@@ -21,7 +22,7 @@ import {
   type VerifyResult,
 } from "./index/index-tools";
 import { formatBytes } from "./format";
-import { synthesizedPipeline } from "./stack-config";
+import { appPipeline } from "./stack-config";
 
 const USAGE = `Usage: npm run index -- <command> [options]
 
@@ -71,9 +72,10 @@ function indexLocation(values: { index?: string; stack?: string }, env: NodeJS.P
     const { bucket, key } = parseS3Uri(values.index, "an index location");
     return { bucket, prefix: key };
   }
-  if (env.INDEX_BUCKET) return { bucket: env.INDEX_BUCKET, prefix: env.INDEX_PREFIX ?? "" };
-  const pipeline = synthesizedPipeline(values.stack ?? "dev", env);
-  return { bucket: pipeline.indexBucket, prefix: pipeline.indexPrefix };
+  const fromEnv = env[ENV.indexBucket];
+  if (fromEnv) return { bucket: fromEnv, prefix: env[ENV.indexPrefix] ?? "" };
+  const pipeline = appPipeline(values.stack ?? "dev", env);
+  return { bucket: pipeline.index.name, prefix: pipeline.index.prefix };
 }
 
 
@@ -125,7 +127,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (!["get", "find", "verify", "backfill"].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
     if (!argument) throw new UsageError(`${command} needs an argument\n\n${USAGE}`);
     const concurrency = positiveInt("concurrency", values.concurrency, 4);
-    const s3 = createS3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE === "true" });
+    const s3 = createS3Client({ forcePathStyle: env[ENV.forcePathStyle] === "true" });
     const tools = new IndexTools(s3, indexLocation(values, env));
 
     if (command === "get") {

@@ -10,6 +10,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { contractEnvironment, ENV } from "../lambda/contract";
 import { decodeS3Key } from "../lambda/event";
 import { indexKeys } from "../lambda/index-keys";
 import { parseIndexRecord } from "../lambda/index-record";
@@ -18,7 +19,7 @@ import { loadBundledHandler, type BundledHandler } from "./local/bundled-handler
 import { sequencerClock, shapeRecord, type S3ShapedRecord } from "./local/event-routing";
 import { LOCAL_CREDENTIALS, startLocalEndpoint, type ServerObjectEvent } from "./local/local-endpoint";
 import { formatBytes } from "./format";
-import { synthesizedPipeline, type PipelineConfig } from "./stack-config";
+import { appPipeline, type Pipeline } from "./stack-config";
 
 export interface LocalModeOptions {
   /** Port on 127.0.0.1. @default 4569 (LOCAL_S3_PORT) */
@@ -35,7 +36,7 @@ export interface LocalModeOptions {
 
 export async function startLocalMode(options: LocalModeOptions) {
   const print = options.print ?? ((line: string) => console.log(line));
-  const pipeline: PipelineConfig = synthesizedPipeline(options.stack);
+  const pipeline: Pipeline = appPipeline(options.stack);
   const dataDir = path.resolve(options.dataDir);
   const failureLog = path.join(dataDir, "failed-events.jsonl");
   mkdirSync(path.join(dataDir, "s3"), { recursive: true });
@@ -75,19 +76,17 @@ export async function startLocalMode(options: LocalModeOptions) {
   });
   const env = {
     AWS_ENDPOINT_URL_S3: endpoint.url,
-    S3_FORCE_PATH_STYLE: "true",
     AWS_REGION: pipeline.region,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    INDEX_BUCKET: pipeline.indexBucket,
-    INDEX_PREFIX: pipeline.indexPrefix,
+    ...contractEnvironment({ indexBucket: pipeline.index.name, indexPrefix: pipeline.index.prefix, forcePathStyle: true }),
     // The handler's own lines for failures only; local mode prints each outcome itself.
     LOG_LEVEL: "warn",
   };
   handler = loadBundledHandler(env);
   client = new S3Client({ endpoint: endpoint.url, region: pipeline.region, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
-  const index = new S3DocumentStore(client, pipeline.indexBucket);
-  const keys = indexKeys(pipeline.indexPrefix);
+  const index = new S3DocumentStore(client, pipeline.index.name);
+  const keys = indexKeys(pipeline.index.prefix);
 
   async function deliver(shaped: S3ShapedRecord): Promise<void> {
     const record = shaped.record;
@@ -95,7 +94,7 @@ export async function startLocalMode(options: LocalModeOptions) {
     const key = decodeS3Key(record.s3.object.key);
     const where = `s3://${record.s3.bucket.name}/${key}`;
     let lastError: Error | undefined;
-    for (let attempt = 0; attempt <= pipeline.maxRetryAttempts; attempt++) {
+    for (let attempt = 0; attempt <= pipeline.function.maxRetryAttempts; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, (options.retryDelayMs ?? ((n) => 1000 * n))(attempt)));
       try {
         await handler!(event, { awsRequestId: `local-${record.s3.object.sequencer}-${attempt}` });
@@ -113,7 +112,7 @@ export async function startLocalMode(options: LocalModeOptions) {
         return;
       } catch (error) {
         lastError = error as Error;
-        print(`! ${record.eventName} ${where} failed (attempt ${attempt + 1} of ${pipeline.maxRetryAttempts + 1}): ${lastError.message}`);
+        print(`! ${record.eventName} ${where} failed (attempt ${attempt + 1} of ${pipeline.function.maxRetryAttempts + 1}): ${lastError.message}`);
       }
     }
     appendFileSync(failureLog, JSON.stringify({ failedAt: new Date().toISOString(), error: lastError?.message, event }) + "\n");
@@ -180,13 +179,13 @@ async function main(): Promise<void> {
   console.log(
     [
       `Local S3 endpoint  ${local.endpoint.url}   data in ${values["data-dir"]}/`,
-      `Stack ${p.stack}: source s3://${p.sourceBucket}/ watching ${watched}`,
-      `           index  s3://${p.indexBucket}/${p.indexPrefix}`,
+      `Stack ${p.stack}: source s3://${p.source.name}/ watching ${watched}`,
+      `           index  s3://${p.index.name}/${p.index.prefix}`,
       ``,
       `Point any S3 client at it (path-style addressing), for example:`,
-      `  export AWS_ENDPOINT_URL_S3=${local.endpoint.url} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${p.region} S3_FORCE_PATH_STYLE=true`,
-      `  aws s3 cp README.md s3://${p.sourceBucket}/${p.rules[0].prefix}README.md --endpoint-url ${local.endpoint.url}`,
-      `  npm run index -- get s3://${p.sourceBucket}/${p.rules[0].prefix}README.md`,
+      `  export AWS_ENDPOINT_URL_S3=${local.endpoint.url} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey} AWS_REGION=${p.region} ${ENV.forcePathStyle}=true`,
+      `  aws s3 cp README.md s3://${p.source.name}/${p.rules[0].prefix}README.md --endpoint-url ${local.endpoint.url}`,
+      `  npm run index -- get s3://${p.source.name}/${p.rules[0].prefix}README.md`,
       ``,
       `Ctrl-C stops.`,
     ].join("\n"),

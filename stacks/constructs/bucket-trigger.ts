@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { LambdaAlias } from "@cdktf/provider-aws/lib/lambda-alias";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { S3BucketNotification } from "@cdktf/provider-aws/lib/s3-bucket-notification";
-import { validateTriggerRules, type TriggerRule } from "../validation";
+import type { ResolvedRule } from "../pipeline";
 
 export interface BucketTriggerProps {
   /** Name of the bucket whose events invoke the function. Required. */
@@ -13,8 +13,8 @@ export interface BucketTriggerProps {
   readonly bucketOwnerAccountId: string;
   /** The alias S3 invokes. Never the unqualified function, whose `$LATEST` is unpublished code. Required. */
   readonly alias: LambdaAlias;
-  /** Notification rules; they must not overlap (S3 rejects overlapping rules). Required, at least one. */
-  readonly rules: readonly TriggerRule[];
+  /** Notification rules, resolved and checked (resolvePipeline): ids, events and filters. Required, at least one. */
+  readonly rules: readonly ResolvedRule[];
 }
 
 /**
@@ -28,7 +28,6 @@ export class BucketTrigger extends Construct {
 
   constructor(scope: Construct, id: string, props: BucketTriggerProps) {
     super(scope, id);
-    validateTriggerRules("triggers", props.rules);
 
     this.permission = new LambdaPermission(this, "allow-s3", {
       statementId: "AllowS3InvokeFromSourceBucket",
@@ -42,8 +41,8 @@ export class BucketTrigger extends Construct {
 
     this.notification = new S3BucketNotification(this, "notification", {
       bucket: props.bucketName,
-      lambdaFunction: props.rules.map((rule, i) => ({
-        id: `checksum-index-${i}`,
+      lambdaFunction: props.rules.map((rule) => ({
+        id: rule.id,
         lambdaFunctionArn: props.alias.arn,
         events: [...rule.events],
         filterPrefix: rule.prefix === "" ? undefined : rule.prefix,

@@ -6,11 +6,13 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
-import { validateBucketName, validateKmsKeyArn } from "../validation";
+import { bucketArn } from "../pipeline";
 
 export interface SecureBucketProps {
-  /** Globally unique name of the bucket. Required. */
+  /** Globally unique name of the bucket, already checked (resolvePipeline). Required. */
   readonly bucketName: string;
+  /** AWS partition, for the bucket's ARN in its policy. @default "aws" */
+  readonly partition?: string;
   /** Keep every version of every object. @default false */
   readonly versioned?: boolean;
   /**
@@ -43,8 +45,6 @@ export class SecureBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
-    validateBucketName(`${id}: bucketName`, props.bucketName);
-    validateKmsKeyArn(`${id}: kmsKeyArn`, props.kmsKeyArn);
     this.versioned = props.versioned ?? false;
     this.kmsKeyArn = props.kmsKeyArn;
 
@@ -87,7 +87,7 @@ export class SecureBucket extends Construct {
       versioningConfiguration: { status: this.versioned ? "Enabled" : "Disabled" },
     });
 
-    const arn = `arn:aws:s3:::${props.bucketName}`;
+    const arn = bucketArn(props.partition ?? "aws", props.bucketName);
     const tlsOnly = new DataAwsIamPolicyDocument(this, "tls-only", {
       statement: [
         {

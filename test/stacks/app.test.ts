@@ -17,7 +17,7 @@ describe("the app's settings from the environment", () => {
 
   it("names both stacks after the prefix and keeps their state in the state bucket", () => {
     const stacks = synthAppStacks({ namePrefix: "acme-cix", stateBucket: "acme-terraform-state" });
-    expect(stacks.map((s) => [s.stack.node.id, s.stack.source.bucketName, s.config.terraform.backend.s3?.key])).toEqual([
+    expect(stacks.map((s) => [s.stack.node.id, s.stack.pipeline.source.name, s.config.terraform.backend.s3?.key])).toEqual([
       ["dev", "acme-cix-dev-source", "dev/terraform.tfstate"],
       ["prod", "acme-cix-prod-source", "prod/terraform.tfstate"],
     ]);

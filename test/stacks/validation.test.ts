@@ -6,7 +6,7 @@ describe("bad configuration fails at synth with an error that says what to chang
   const cases: Array<[string, Parameters<typeof synthStack>[0], RegExp]> = [
     ["an empty name prefix", { namePrefix: "" }, /namePrefix is empty/],
     ["a name prefix with spaces", { namePrefix: "my stack" }, /namePrefix "my stack" must be 1 to 40 letters, digits or hyphens/],
-    ["an empty bucket name", { sourceBucket: { name: "" } }, /source: bucketName is empty/],
+    ["an empty bucket name", { sourceBucket: { name: "" } }, /sourceBucket.name is empty/],
     ["an uppercase bucket name", { sourceBucket: { name: "My-Uploads" } }, /"My-Uploads" is not a valid S3 bucket name: only lowercase/],
     ["a too short bucket name", { index: { name: "ab" } }, /index.name "ab" is not a valid S3 bucket name: it is 2 characters long/],
     ["a bucket name like an IP address", { index: { name: "192.168.1.1" } }, /must not look like an IP address/],

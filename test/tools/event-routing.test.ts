@@ -2,14 +2,12 @@ import { describe, expect, it } from "vitest";
 import { parseRecord } from "../../lambda/event";
 import { compareSequencers } from "../../lambda/sequencer";
 import { keyOfPath, keysOfDeleteRequest, multiDeleteBucket, unstorableKeyReason } from "../../tools/local/local-endpoint";
-import { matchingRule, sequencerClock, shapeRecord } from "../../tools/local/event-routing";
-import { pipelineFromSynthesized, type PipelineConfig } from "../../tools/stack-config";
-import { synthStack } from "../support/synth";
+import { sequencerClock, shapeRecord } from "../../tools/local/event-routing";
+import { matchingRule, resolvePipeline, type ChecksumIndexStackProps, type Pipeline } from "../../stacks/pipeline";
+import { synthStack, TEST_PROPS } from "../support/synth";
 
-const pipeline: PipelineConfig = pipelineFromSynthesized(
-  "test",
-  synthStack({ triggers: [{ prefix: "csv/", suffix: ".csv" }, { prefix: "img/", events: ["s3:ObjectCreated:*"] }] }).config,
-);
+const props: Partial<ChecksumIndexStackProps> = { triggers: [{ prefix: "csv/", suffix: ".csv" }, { prefix: "img/", events: ["s3:ObjectCreated:*"] }] };
+const pipeline: Pipeline = resolvePipeline("test", { ...TEST_PROPS, ...props });
 
 const raw = (eventName: string, key: string, extra: Record<string, unknown> = {}) => ({
   eventName,
@@ -17,21 +15,33 @@ const raw = (eventName: string, key: string, extra: Record<string, unknown> = {}
   s3: { bucket: { name: "cix-test-source" }, object: { key, sequencer: "19ABC", ...extra } },
 });
 
-describe("the pipeline read from the synthesized stack", () => {
+describe("the resolved pipeline the tools read", () => {
   it("has the notification's rules, buckets, index and retries", () => {
-    expect(pipeline).toEqual({
+    expect(pipeline).toMatchObject({
       stack: "test",
       region: "eu-west-1",
-      sourceBucket: "cix-test-source",
+      partition: "aws",
+      source: { name: "cix-test-source", arn: "arn:aws:s3:::cix-test-source" },
       rules: [
         { id: "checksum-index-0", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], prefix: "csv/", suffix: ".csv" },
         { id: "checksum-index-1", events: ["s3:ObjectCreated:*"], prefix: "img/", suffix: "" },
       ],
-      indexBucket: "cix-test-index",
-      indexPrefix: "index/",
-      maxRetryAttempts: 2,
-      buckets: expect.arrayContaining(["cix-test-source", "cix-test-index"]),
+      index: { name: "cix-test-index", prefix: "index/" },
+      function: { maxRetryAttempts: 2 },
+      buckets: ["cix-test-source", "cix-test-index"],
     });
+  });
+
+  it("is exactly what the synthesized stack deploys: notification rules, function environment and retries", () => {
+    const s = synthStack(props);
+    const notification = s.only("aws_s3_bucket_notification");
+    expect(
+      notification.lambda_function.map((r: any) => ({ id: r.id, events: r.events, prefix: r.filter_prefix ?? "", suffix: r.filter_suffix ?? "" })),
+    ).toEqual(pipeline.rules);
+    expect(s.only("aws_lambda_function").environment.variables.INDEX_PREFIX).toBe(pipeline.index.prefix);
+    expect(s.only("aws_lambda_function_event_invoke_config").maximum_retry_attempts).toBe(pipeline.function.maxRetryAttempts);
+    expect(Object.values(s.resources("aws_s3_bucket")).map((b: any) => b.bucket).sort()).toEqual([...pipeline.buckets].sort());
+    expect(s.stack.pipeline).toEqual(pipeline);
   });
 });
 

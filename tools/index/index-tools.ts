@@ -3,6 +3,7 @@
  * or the local endpoint (the SDK's AWS_ENDPOINT_URL_S3 selects it). It reuses the function's own modules:
  * one hashing routine, one index store, one record schema.
  */
+import { bucketNameProblems } from "../../lambda/contract";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
@@ -24,7 +25,8 @@ export function parseS3Uri(uri: string | undefined, what = "an S3 URI"): S3Locat
   const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri ?? "");
   if (!match) throw new UsageError(`"${uri ?? ""}" is not ${what}: write it as s3://bucket/key`);
   const bucket = match[1];
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UsageError(`"${bucket}" in ${uri} is not a valid bucket name`);
+  const problems = bucketNameProblems(bucket);
+  if (problems.length > 0) throw new UsageError(`"${bucket}" in ${uri} is not a valid bucket name: ${problems.join("; ")}`);
   return { bucket, key: match[2] ?? "" };
 }
 

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
+import { HANDLER } from "../../lambda/contract";
 import { bundleFunction } from "../../stacks/bundle";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
@@ -11,11 +12,11 @@ const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 export type BundledHandler = (event: unknown, context?: { awsRequestId: string }) => Promise<void>;
 
 /**
- * Unzips the bundle into a new folder and requires handler.js, after `env` is set in process.env (the
+ * Unzips the bundle into a new folder and requires the handler's file, after `env` is set in process.env (the
  * handler reads its configuration from there, as in Lambda).
  */
 export function loadBundledHandler(env: Record<string, string>): BundledHandler {
-  const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT_ROOT });
+  const bundle = bundleFunction({ entry: HANDLER.source, projectRoot: PROJECT_ROOT });
   // Content-addressed, like the zip itself: one folder per version of the code, reused, never piling up.
   const dir = path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex, "unzipped");
   mkdirSync(dir, { recursive: true });
@@ -26,6 +27,6 @@ export function loadBundledHandler(env: Record<string, string>): BundledHandler 
     renameSync(partial, path.join(dir, name));
   }
   Object.assign(process.env, env);
-  const required = createRequire(path.join(dir, "index.js"))(path.join(dir, "handler.js"));
-  return required.handler;
+  const required = createRequire(path.join(dir, "index.js"))(path.join(dir, `${HANDLER.file}.js`));
+  return required[HANDLER.export];
 }

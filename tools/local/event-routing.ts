@@ -7,8 +7,7 @@
  * order the events of one key; here it is made strictly increasing, also across restarts.
  */
 import { encodeS3Key } from "../../lambda/event";
-import { eventsOverlap } from "../../stacks/validation";
-import type { PipelineConfig } from "../stack-config";
+import { bucketArn, matchingRule, type Pipeline } from "../../stacks/pipeline";
 import type { ServerObjectEvent } from "./local-endpoint";
 
 /** A strictly increasing sequencer: milliseconds since the epoch, then a counter, in hexadecimal. */
@@ -27,14 +26,6 @@ export interface S3ShapedRecord {
   readonly ruleId: string;
 }
 
-/** Which rule of the notification, if any, sends this event (event type, prefix and suffix). */
-export function matchingRule(pipeline: PipelineConfig, bucket: string, eventName: string, key: string) {
-  if (bucket !== pipeline.sourceBucket) return undefined;
-  return pipeline.rules.find(
-    (rule) => key.startsWith(rule.prefix) && key.endsWith(rule.suffix) && rule.events.some((e) => eventsOverlap(e, `s3:${eventName}`)),
-  );
-}
-
 const EVENT_NAMES: Record<string, string> = {
   // s3rver says Post for a completed multipart upload (and for browser form uploads, rare with SDKs).
   "ObjectCreated:Post": "ObjectCreated:CompleteMultipartUpload",
@@ -45,7 +36,7 @@ const EVENT_NAMES: Record<string, string> = {
  * `eTag` fills in what s3rver leaves out (copies).
  */
 export function shapeRecord(
-  pipeline: PipelineConfig,
+  pipeline: Pipeline,
   raw: ServerObjectEvent["Records"][number],
   sequencer: string,
   eTag?: string,
@@ -74,7 +65,7 @@ export function shapeRecord(
       s3: {
         s3SchemaVersion: "1.0",
         configurationId: rule.id,
-        bucket: { name: bucket, ownerIdentity: { principalId: "LOCAL" }, arn: `arn:aws:s3:::${bucket}` },
+        bucket: { name: bucket, ownerIdentity: { principalId: "LOCAL" }, arn: bucketArn(pipeline.partition, bucket) },
         object,
       },
     },

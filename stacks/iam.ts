@@ -1,0 +1,109 @@
+/**
+ * The execution role's permissions as a pure function of the resolved pipeline: one statement per
+ * concern (as terraform-aws-modules splits its IAM), testable without synthesizing. Each statement says
+ * why the function needs it; nothing is granted that the handler does not use.
+ */
+import type { Pipeline } from "./pipeline";
+
+/** An IAM policy statement, in the shape of the provider's aws_iam_policy_document. */
+export interface PolicyStatement {
+  readonly sid: string;
+  readonly effect: "Allow" | "Deny";
+  readonly actions: string[];
+  readonly resources: string[];
+}
+
+/**
+ * ARNs that are known only after apply unless the account is given. When `pipeline.accountId` is set
+ * they are written out from names, so that `terraform plan` shows the whole policy.
+ */
+export interface RoleReferences {
+  /** The log group's ARN (a Terraform reference). */
+  readonly logGroupArn: string;
+  /** The failure queue's ARN (a Terraform reference). */
+  readonly queueArn: string;
+}
+
+/** The log group and queue ARNs: literal when the account is known, else the references given. */
+export function resolvedRoleArns(pipeline: Pipeline, refs: RoleReferences): RoleReferences {
+  const { partition, region, accountId } = pipeline;
+  if (accountId === undefined) return refs;
+  return {
+    logGroupArn: `arn:${partition}:logs:${region}:${accountId}:log-group:${pipeline.function.logGroupName}`,
+    queueArn: `arn:${partition}:sqs:${region}:${accountId}:${pipeline.function.queueName}`,
+  };
+}
+
+/** Read the watched objects, and only them: one statement per trigger rule's prefix and suffix. */
+export function readSourceStatements(pipeline: Pipeline): PolicyStatement[] {
+  const actions = pipeline.source.versioned ? ["s3:GetObject", "s3:GetObjectVersion"] : ["s3:GetObject"];
+  return pipeline.rules.map((rule, i) => ({
+    sid: `ReadSourceObjects${i}`,
+    effect: "Allow",
+    actions: [...actions],
+    resources: [`${pipeline.source.arn}/${rule.prefix}*${rule.suffix}`],
+  }));
+}
+
+/** Read and write the index records under the index prefix, and list the index bucket. */
+export function indexStatements(pipeline: Pipeline): PolicyStatement[] {
+  return [
+    {
+      sid: "ReadWriteIndexRecords",
+      effect: "Allow",
+      actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      resources: [`${pipeline.index.arn}/${pipeline.index.prefix}*`],
+    },
+    {
+      // Only so that S3 answers 404, not 403, for a record that does not exist yet: without ListBucket S3
+      // hides whether a key exists. Lists index record names, nothing of the source.
+      sid: "FindIndexRecords",
+      effect: "Allow",
+      actions: ["s3:ListBucket"],
+      resources: [pipeline.index.arn],
+    },
+  ];
+}
+
+/** Write to the function's own log group only. */
+export function logStatements(arns: RoleReferences): PolicyStatement[] {
+  return [{ sid: "WriteOwnLogs", effect: "Allow", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${arns.logGroupArn}:log-stream:*`] }];
+}
+
+/** Send failed asynchronous events to the function's own queue only. */
+export function failureQueueStatements(arns: RoleReferences): PolicyStatement[] {
+  return [{ sid: "SendFailedEvents", effect: "Allow", actions: ["sqs:SendMessage"], resources: [arns.queueArn] }];
+}
+
+/** X-Ray, when tracing is active: these actions have no resource-level permissions, "*" is the only resource. */
+export function tracingStatements(pipeline: Pipeline): PolicyStatement[] {
+  if (pipeline.function.tracing !== "Active") return [];
+  return [{ sid: "WriteTraces", effect: "Allow", actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] }];
+}
+
+/** Decrypt source objects and encrypt index records with the buckets' customer managed keys. */
+export function kmsStatements(pipeline: Pipeline): PolicyStatement[] {
+  if (pipeline.function.kmsKeyArns.length === 0) return [];
+  return [{ sid: "UseBucketKeys", effect: "Allow", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [...pipeline.function.kmsKeyArns] }];
+}
+
+/** Every statement of the execution role's policy, in a stable order. */
+export function rolePolicyStatements(pipeline: Pipeline, refs: RoleReferences): PolicyStatement[] {
+  const arns = resolvedRoleArns(pipeline, refs);
+  return [
+    ...readSourceStatements(pipeline),
+    ...indexStatements(pipeline),
+    ...logStatements(arns),
+    ...failureQueueStatements(arns),
+    ...tracingStatements(pipeline),
+    ...kmsStatements(pipeline),
+  ];
+}
+
+/** The role's trust policy: only Lambda may assume it. */
+export const LAMBDA_TRUST_STATEMENT = {
+  sid: "LambdaAssumesRole",
+  effect: "Allow",
+  actions: ["sts:AssumeRole"],
+  principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+};

@@ -1,0 +1,426 @@
+/**
+ * The resolved pipeline: the stack's props turned, once, into every name, ARN, rule and setting the
+ * stack is built from, with every default applied and every check run. Pure: no construct, no synth.
+ *
+ * The stack and its constructs only assemble resources from a `Pipeline`; the role's statements are a
+ * pure function of it (iam.ts); the tools (local mode, the index CLI) read it instead of synthesizing.
+ * Each default is written here once, on the prop it belongs to, with its reason.
+ */
+import {
+  contractEnvironment,
+  DEFAULT_EVENTS,
+  DEFAULT_INDEX_PREFIX,
+  DEFAULT_SOURCE_PREFIX,
+  INDEX_RECORD_SUFFIX,
+} from "../lambda/contract";
+import {
+  ConfigurationError,
+  eventsOverlap,
+  validateAccountId,
+  validateAliasName,
+  validateBucketName,
+  validateIndexPrefix,
+  validateIntegerRange,
+  validateKmsKeyArn,
+  validateLogRetention,
+  validateNamePrefix,
+  validateNoSelfTrigger,
+  validateRegion,
+  validateTriggerRules,
+  type TriggerRule,
+} from "./validation";
+
+/** A notification rule: which events of which keys invoke the function. */
+export interface TriggerProps {
+  /** Only keys that start with this prefix. @default "incoming/" */
+  readonly prefix?: string;
+  /** Only keys that end with this suffix, such as ".csv". @default "" (every key) */
+  readonly suffix?: string;
+  /** S3 event types. @default ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] */
+  readonly events?: readonly string[];
+}
+
+/** The bucket whose objects are indexed, created by the stack. */
+export interface SourceBucketProps {
+  /** Globally unique bucket name. @default "<namePrefix>-source" */
+  readonly name?: string;
+  /** Keep object versions; the function then indexes each version. @default false */
+  readonly versioned?: boolean;
+  /** Customer managed KMS key for SSE-KMS. @default undefined (SSE-S3) */
+  readonly kmsKeyArn?: string;
+  /** Allow `terraform destroy` to delete a bucket with objects in it. @default false (a destroy never deletes data) */
+  readonly forceDestroy?: boolean;
+}
+
+/**
+ * A bucket that exists already, outside this stack. The stack then manages ONLY its notification
+ * configuration, which S3 replaces as a whole: any notification another tool set on it is removed.
+ */
+export interface ExistingSourceBucketProps {
+  /** Name of the existing bucket. Required. */
+  readonly name: string;
+  /** Whether the bucket keeps versions (the function then needs s3:GetObjectVersion). Required. */
+  readonly versioned: boolean;
+  /** The KMS key its objects are encrypted with, if SSE-KMS. @default undefined */
+  readonly kmsKeyArn?: string;
+  /** Account that owns the bucket. @default the stack's accountId, or the account of the function */
+  readonly ownerAccountId?: string;
+}
+
+export interface IndexBucketProps {
+  /** Globally unique name of the index bucket. @default "<namePrefix>-index" */
+  readonly name?: string;
+  /** Key prefix of every index record. @default "index/" */
+  readonly prefix?: string;
+  /** Keep versions of index records. @default false */
+  readonly versioned?: boolean;
+  /** Customer managed KMS key for SSE-KMS. @default undefined (SSE-S3) */
+  readonly kmsKeyArn?: string;
+  /** Allow `terraform destroy` to delete the index with records in it. @default false (a destroy never deletes data) */
+  readonly forceDestroy?: boolean;
+}
+
+/** Settings of the indexer function, each with its default and the reason for it. */
+export interface FunctionSettings {
+  /** Memory of the function in MiB, from 128 to 10240 (CPU grows with it). @default 512 */
+  readonly memorySize?: number;
+  /** Timeout in seconds, from 1 to 900. Hashing streams at roughly network speed. @default 300 */
+  readonly timeoutSeconds?: number;
+  /** Instruction set. arm64 (Graviton) costs less per GB-second. @default "arm64" */
+  readonly architecture?: "arm64" | "x86_64";
+  /** Days CloudWatch keeps the function's logs (a value CloudWatch accepts). @default 30 */
+  readonly logRetentionDays?: number;
+  /** Name of the alias that S3 invokes. @default "live" */
+  readonly aliasName?: string;
+  /** Retries of a failed asynchronous invocation, 0 to 2. @default 2 (Lambda's maximum) */
+  readonly maxRetryAttempts?: number;
+  /** Age in seconds after which an event is no longer retried, 60 to 21600. @default 3600 */
+  readonly maxEventAgeSeconds?: number;
+  /**
+   * AWS X-Ray tracing: "Active" samples and records traces (adds the X-Ray write actions, which have no
+   * resource-level permissions and so are granted on "*"); "PassThrough" only forwards an upstream trace.
+   * @default "PassThrough" (no "*" in the role)
+   */
+  readonly tracing?: "Active" | "PassThrough";
+  /**
+   * Concurrent executions reserved for (and capping) the function. Reserving needs account concurrency to
+   * spare (new accounts have 10): leave unset there.
+   * @default undefined (unreserved: shares the account's pool)
+   */
+  readonly reservedConcurrency?: number;
+  /** Days the failure queue keeps failed events, 1 to 14. @default 14 (SQS's maximum: time to look and replay) */
+  readonly failureRetentionDays?: number;
+  /** Extra environment variables of the function (never secrets: they are plain text in state). @default {} */
+  readonly environment?: Record<string, string>;
+}
+
+export type BackendProps =
+  | {
+      readonly type: "local";
+      /** State file, relative to the synthesized stack folder. @default "../../../terraform.<stack>.tfstate" (the project root) */
+      readonly path?: string;
+    }
+  | {
+      readonly type: "s3";
+      /** Bucket of the state. Required. */
+      readonly bucket: string;
+      /** Key of the state object. @default "<stack>/terraform.tfstate" */
+      readonly key?: string;
+      /** Region of the state bucket. @default the stack's region */
+      readonly region?: string;
+      /** Lock with a lock file next to the state (Terraform 1.10+), no DynamoDB table needed. @default true */
+      readonly useLockfile?: boolean;
+    };
+
+export interface ChecksumIndexStackProps {
+  /** Prefix of every name in the stack (function, role, queue, log group, default bucket names). Required. */
+  readonly namePrefix: string;
+  /** AWS region; the partition of every ARN follows from it (aws, aws-cn, aws-us-gov, …). @default "us-east-1" */
+  readonly region?: string;
+  /**
+   * The account deployed to. Used as the permission's `source_account` for a created bucket, and to write
+   * the log group and queue ARNs of the role's policy out in the plan.
+   * @default undefined: derived at apply from the function's ARN, so no AWS call is needed to plan
+   */
+  readonly accountId?: string;
+  /** The source bucket created by the stack. Ignored when `existingSourceBucket` is set. @default a new "<namePrefix>-source" */
+  readonly sourceBucket?: SourceBucketProps;
+  /** Attach to a bucket that exists instead of creating one (read the README first). @default undefined */
+  readonly existingSourceBucket?: ExistingSourceBucketProps;
+  /** Where index records are written. @default a new "<namePrefix>-index" bucket, prefix "index/" */
+  readonly index?: IndexBucketProps;
+  /** Notification rules. @default [{ prefix: "incoming/", events: ObjectCreated:* and ObjectRemoved:* }] */
+  readonly triggers?: readonly TriggerProps[];
+  /** Settings of the function. @default see FunctionSettings */
+  readonly function?: FunctionSettings;
+  /** Tags on every resource, through the provider's default_tags. @default { application: "s3-checksum-index" } */
+  readonly tags?: Record<string, string>;
+  /** Terraform state backend. @default { type: "local" } */
+  readonly backend?: BackendProps;
+}
+
+/** A notification rule with its defaults applied and its id in the notification configuration. */
+export interface ResolvedRule extends TriggerRule {
+  readonly id: string;
+}
+
+export interface ResolvedBucket {
+  readonly name: string;
+  readonly arn: string;
+  readonly versioned: boolean;
+  readonly kmsKeyArn?: string;
+}
+
+export interface ResolvedSource extends ResolvedBucket {
+  /** The bucket exists outside the stack: only its notification is managed. */
+  readonly existing: boolean;
+  readonly forceDestroy: boolean;
+  /** The account that owns the bucket, when known before apply. */
+  readonly ownerAccountId?: string;
+}
+
+export interface ResolvedIndex extends ResolvedBucket {
+  readonly prefix: string;
+  readonly forceDestroy: boolean;
+  /** The index lives in the source bucket (outside what the triggers watch): no bucket of its own. */
+  readonly sharesSource: boolean;
+}
+
+export interface ResolvedFunction extends Required<Omit<FunctionSettings, "reservedConcurrency">> {
+  readonly reservedConcurrency?: number;
+  readonly name: string;
+  readonly roleName: string;
+  readonly logGroupName: string;
+  readonly queueName: string;
+  /** Every environment variable of the function: the extra ones, then the contract's. */
+  readonly environment: Record<string, string>;
+  /** KMS keys the function decrypts and encrypts with (source, then index), without repeats. */
+  readonly kmsKeyArns: readonly string[];
+}
+
+export type ResolvedBackend =
+  | { readonly type: "local"; readonly path: string }
+  | { readonly type: "s3"; readonly bucket: string; readonly key: string; readonly region: string; readonly useLockfile: boolean };
+
+export interface Pipeline {
+  readonly stack: string;
+  readonly namePrefix: string;
+  readonly region: string;
+  /** The AWS partition of the region: the second field of every ARN. */
+  readonly partition: string;
+  readonly accountId?: string;
+  readonly tags: Record<string, string>;
+  readonly backend: ResolvedBackend;
+  readonly source: ResolvedSource;
+  readonly index: ResolvedIndex;
+  readonly rules: readonly ResolvedRule[];
+  readonly function: ResolvedFunction;
+  /** Every bucket the stack creates. */
+  readonly buckets: readonly string[];
+  /** What the user should know before applying (also raised as synth warnings). */
+  readonly warnings: readonly string[];
+}
+
+/** Defaults that are not per-prop: written once, read by the resolver and the docs. */
+export const DEFAULTS = {
+  region: "us-east-1",
+  tags: { application: "s3-checksum-index" },
+  function: {
+    memorySize: 512,
+    timeoutSeconds: 300,
+    architecture: "arm64",
+    logRetentionDays: 30,
+    aliasName: "live",
+    maxRetryAttempts: 2,
+    maxEventAgeSeconds: 3600,
+    tracing: "PassThrough",
+    failureRetentionDays: 14,
+  },
+} as const;
+
+/** Regions whose partition is not "aws", by prefix, as AWS names them. */
+const PARTITIONS: ReadonlyArray<[RegExp, string]> = [
+  [/^cn-/, "aws-cn"],
+  [/^us-gov-/, "aws-us-gov"],
+  [/^us-isob-/, "aws-iso-b"],
+  [/^us-isof-/, "aws-iso-f"],
+  [/^eu-isoe-/, "aws-iso-e"],
+  [/^us-iso-/, "aws-iso"],
+];
+
+/** The partition of a region: "aws" for commercial regions, "aws-cn" for China, "aws-us-gov" for GovCloud, … */
+export function partitionOf(region: string): string {
+  return PARTITIONS.find(([pattern]) => pattern.test(region))?.[1] ?? "aws";
+}
+
+export const bucketArn = (partition: string, name: string) => `arn:${partition}:s3:::${name}`;
+
+/** Whether a rule sends this event (type, prefix and suffix), as S3 matches it. */
+export function ruleMatches(rule: TriggerRule, eventName: string, key: string): boolean {
+  const type = eventName.startsWith("s3:") ? eventName : `s3:${eventName}`;
+  return key.startsWith(rule.prefix) && key.endsWith(rule.suffix) && rule.events.some((e) => eventsOverlap(e, type));
+}
+
+/** The rule of the pipeline that sends this event of this bucket's key, if any. */
+export function matchingRule(pipeline: Pipeline, bucket: string, eventName: string, key: string): ResolvedRule | undefined {
+  if (bucket !== pipeline.source.name) return undefined;
+  return pipeline.rules.find((rule) => ruleMatches(rule, eventName, key));
+}
+
+/** Resolves and validates a stack's props. Throws a ConfigurationError that says what to change. */
+export function resolvePipeline(stack: string, props: ChecksumIndexStackProps): Pipeline {
+  validateNamePrefix("namePrefix", props.namePrefix);
+  const region = props.region ?? DEFAULTS.region;
+  validateRegion("region", region);
+  const partition = partitionOf(region);
+  validateAccountId("accountId", props.accountId);
+  if (props.existingSourceBucket && props.sourceBucket) {
+    throw new ConfigurationError("Both sourceBucket and existingSourceBucket are set: keep only one of them.");
+  }
+  const warnings: string[] = [];
+
+  const source = resolveSource(props, partition, warnings, stack);
+  const rules: ResolvedRule[] = (props.triggers ?? [{}]).map((t, i) => ({
+    id: `checksum-index-${i}`,
+    prefix: t.prefix ?? DEFAULT_SOURCE_PREFIX,
+    suffix: t.suffix ?? "",
+    events: [...(t.events ?? DEFAULT_EVENTS)],
+  }));
+  validateTriggerRules("triggers", rules);
+
+  const indexPrefix = props.index?.prefix ?? DEFAULT_INDEX_PREFIX;
+  validateIndexPrefix("index.prefix", indexPrefix);
+  const indexName = props.index?.name ?? `${props.namePrefix}-index`;
+  validateBucketName("index.name", indexName);
+  validateKmsKeyArn("index.kmsKeyArn", props.index?.kmsKeyArn);
+  validateNoSelfTrigger(source.name, indexName, indexPrefix, INDEX_RECORD_SUFFIX, rules);
+  const sharesSource = indexName === source.name;
+  const index: ResolvedIndex = sharesSource
+    ? { name: indexName, arn: source.arn, prefix: indexPrefix, versioned: source.versioned, kmsKeyArn: source.kmsKeyArn, forceDestroy: source.forceDestroy, sharesSource }
+    : {
+        name: indexName,
+        arn: bucketArn(partition, indexName),
+        prefix: indexPrefix,
+        versioned: props.index?.versioned ?? false,
+        kmsKeyArn: props.index?.kmsKeyArn,
+        forceDestroy: props.index?.forceDestroy ?? false,
+        sharesSource,
+      };
+
+  const fn = resolveFunction(props.namePrefix, props.function ?? {}, index, source);
+  const buckets = [...(source.existing ? [] : [source.name]), ...(sharesSource ? [] : [index.name])];
+
+  return {
+    stack,
+    namePrefix: props.namePrefix,
+    region,
+    partition,
+    accountId: props.accountId,
+    tags: props.tags ?? { ...DEFAULTS.tags },
+    backend: resolveBackend(stack, region, props.backend ?? { type: "local" }),
+    source,
+    index,
+    rules,
+    function: fn,
+    buckets,
+    warnings,
+  };
+}
+
+function resolveSource(props: ChecksumIndexStackProps, partition: string, warnings: string[], stack: string): ResolvedSource {
+  const existing = props.existingSourceBucket;
+  if (existing) {
+    validateBucketName("existingSourceBucket.name", existing.name);
+    validateAccountId("existingSourceBucket.ownerAccountId", existing.ownerAccountId);
+    validateKmsKeyArn("existingSourceBucket.kmsKeyArn", existing.kmsKeyArn);
+    warnings.push(
+      `Stack ${stack} attaches to the existing bucket "${existing.name}". Terraform's aws_s3_bucket_notification ` +
+        `owns the bucket's WHOLE notification configuration: applying it removes every notification that other ` +
+        `tools or stacks set on "${existing.name}", and destroying the stack removes them all. See the README, ` +
+        `"Attaching to an existing bucket".`,
+    );
+    return {
+      name: existing.name,
+      arn: bucketArn(partition, existing.name),
+      existing: true,
+      versioned: existing.versioned,
+      kmsKeyArn: existing.kmsKeyArn,
+      forceDestroy: false,
+      ownerAccountId: existing.ownerAccountId ?? props.accountId,
+    };
+  }
+  const name = props.sourceBucket?.name ?? `${props.namePrefix}-source`;
+  validateBucketName("sourceBucket.name", name);
+  validateKmsKeyArn("sourceBucket.kmsKeyArn", props.sourceBucket?.kmsKeyArn);
+  return {
+    name,
+    arn: bucketArn(partition, name),
+    existing: false,
+    versioned: props.sourceBucket?.versioned ?? false,
+    kmsKeyArn: props.sourceBucket?.kmsKeyArn,
+    forceDestroy: props.sourceBucket?.forceDestroy ?? false,
+    ownerAccountId: props.accountId,
+  };
+}
+
+function resolveFunction(namePrefix: string, settings: FunctionSettings, index: ResolvedIndex, source: ResolvedSource): ResolvedFunction {
+  const d = DEFAULTS.function;
+  const resolved = {
+    memorySize: settings.memorySize ?? d.memorySize,
+    timeoutSeconds: settings.timeoutSeconds ?? d.timeoutSeconds,
+    architecture: settings.architecture ?? d.architecture,
+    logRetentionDays: settings.logRetentionDays ?? d.logRetentionDays,
+    aliasName: settings.aliasName ?? d.aliasName,
+    maxRetryAttempts: settings.maxRetryAttempts ?? d.maxRetryAttempts,
+    maxEventAgeSeconds: settings.maxEventAgeSeconds ?? d.maxEventAgeSeconds,
+    tracing: settings.tracing ?? d.tracing,
+    reservedConcurrency: settings.reservedConcurrency,
+    failureRetentionDays: settings.failureRetentionDays ?? d.failureRetentionDays,
+  };
+  validateIntegerRange("function.memorySize", resolved.memorySize, 128, 10240, "MiB");
+  validateIntegerRange("function.timeoutSeconds", resolved.timeoutSeconds, 1, 900, "seconds");
+  validateLogRetention("function.logRetentionDays", resolved.logRetentionDays);
+  validateAliasName("function.aliasName", resolved.aliasName);
+  validateIntegerRange("function.maxRetryAttempts", resolved.maxRetryAttempts, 0, 2);
+  validateIntegerRange("function.maxEventAgeSeconds", resolved.maxEventAgeSeconds, 60, 21600, "seconds");
+  validateIntegerRange("function.failureRetentionDays", resolved.failureRetentionDays, 1, 14, "days");
+  if (resolved.reservedConcurrency !== undefined) validateIntegerRange("function.reservedConcurrency", resolved.reservedConcurrency, 0, 1000);
+  if (resolved.architecture !== "arm64" && resolved.architecture !== "x86_64") {
+    throw new ConfigurationError(`function.architecture is "${resolved.architecture}": use "arm64" or "x86_64".`);
+  }
+  if (resolved.tracing !== "Active" && resolved.tracing !== "PassThrough") {
+    throw new ConfigurationError(`function.tracing is "${resolved.tracing}": use "Active" or "PassThrough".`);
+  }
+
+  const contract = contractEnvironment({ indexBucket: index.name, indexPrefix: index.prefix });
+  for (const name of Object.keys(settings.environment ?? {})) {
+    if (name in contract) throw new ConfigurationError(`function.environment sets ${name}, which the stack sets itself: remove it from function.environment.`);
+  }
+  const name = `${namePrefix}-indexer`;
+  return {
+    ...resolved,
+    name,
+    roleName: name,
+    logGroupName: `/aws/lambda/${name}`,
+    queueName: `${name}-failures`,
+    // Source maps on: a stack trace in the logs names the TypeScript line.
+    environment: { ...(settings.environment ?? {}), ...contract, NODE_OPTIONS: "--enable-source-maps" },
+    kmsKeyArns: [...new Set([source.kmsKeyArn, index.sharesSource ? undefined : index.kmsKeyArn].filter((k): k is string => k !== undefined))],
+  };
+}
+
+function resolveBackend(stack: string, region: string, backend: BackendProps): ResolvedBackend {
+  if (backend.type === "local") {
+    // Relative, so no absolute path of this machine lands in cdk.tf.json; the state lives in the project
+    // root, where a fresh synth does not wipe it.
+    return { type: "local", path: backend.path ?? `../../../terraform.${stack}.tfstate` };
+  }
+  validateBucketName("backend.bucket", backend.bucket);
+  return {
+    type: "s3",
+    bucket: backend.bucket,
+    key: backend.key ?? `${stack}/terraform.tfstate`,
+    region: backend.region ?? region,
+    useLockfile: backend.useLockfile ?? true,
+  };
+}
