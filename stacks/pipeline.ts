@@ -145,7 +145,7 @@ export interface ChecksumIndexStackProps {
   readonly accountId?: string;
   /** The source bucket created by the stack. Ignored when `existingSourceBucket` is set. @default a new "<namePrefix>-source" */
   readonly sourceBucket?: SourceBucketProps;
-  /** Attach to a bucket that exists instead of creating one (read the README first). @default undefined */
+  /** Attach to a bucket that exists instead of creating one (read docs/deploy.md, "Attaching to an existing bucket", first). @default undefined */
   readonly existingSourceBucket?: ExistingSourceBucketProps;
   /** Where index records are written. @default a new "<namePrefix>-index" bucket, prefix "index/" */
   readonly index?: IndexBucketProps;
@@ -336,7 +336,7 @@ function resolveSource(props: ChecksumIndexStackProps, partition: string, warnin
     warnings.push(
       `Stack ${stack} attaches to the existing bucket "${existing.name}". Terraform's aws_s3_bucket_notification ` +
         `owns the bucket's WHOLE notification configuration: applying it removes every notification that other ` +
-        `tools or stacks set on "${existing.name}", and destroying the stack removes them all. See the README, ` +
+        `tools or stacks set on "${existing.name}", and destroying the stack removes them all. See docs/deploy.md, ` +
         `"Attaching to an existing bucket".`,
     );
     return {

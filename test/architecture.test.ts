@@ -42,3 +42,42 @@ describe("nothing but tests imports test/", () => {
     expect(imports(file).filter((s) => s.startsWith("test/"))).toEqual([]);
   });
 });
+
+/** What tools/ may take from stacks/: the app's definitions, the resolved pipeline and the bundler, never constructs. */
+const TOOLS_MAY_IMPORT_FROM_STACKS = ["stacks/app", "stacks/pipeline", "stacks/bundle"];
+
+describe("tools/ read the pipeline, not the constructs", () => {
+  it.each(sources("tools"))("%s imports only tools/, lambda/, stacks/{app,pipeline,bundle}, Node and packages", (file) => {
+    for (const spec of imports(file)) {
+      if (spec.startsWith("node:") || !spec.includes("/") || spec.startsWith("@")) continue;
+      const allowed = spec.startsWith("tools/") || spec.startsWith("lambda/") || TOOLS_MAY_IMPORT_FROM_STACKS.includes(spec);
+      expect(allowed, `${file} imports ${spec}`).toBe(true);
+    }
+  });
+
+  it.each(sources("tools").filter((f) => f !== "tools/plan.ts"))("%s never synthesizes the app (only npm run plan does)", (file) => {
+    expect(readFileSync(path.join(ROOT, file), "utf8")).not.toMatch(/\bsynthesizeApp\b|\.synth\(\)/);
+  });
+});
+
+describe("no import cycles in lambda/", () => {
+  it("the imports between lambda/ modules form no cycle", () => {
+    const graph = new Map(sources("lambda").map((f) => [f.replace(/\.ts$/, ""), imports(f).filter((s) => s.startsWith("lambda/"))]));
+    const visiting = new Set<string>();
+    const done = new Set<string>();
+    const cycles: string[] = [];
+    const visit = (node: string, trail: string[]) => {
+      if (done.has(node)) return;
+      if (visiting.has(node)) {
+        cycles.push([...trail.slice(trail.indexOf(node)), node].join(" → "));
+        return;
+      }
+      visiting.add(node);
+      for (const next of graph.get(node) ?? []) visit(next, [...trail, node]);
+      visiting.delete(node);
+      done.add(node);
+    };
+    for (const node of graph.keys()) visit(node, []);
+    expect(cycles).toEqual([]);
+  });
+});
