@@ -7,10 +7,11 @@
 import { Token } from "cdktf";
 import { bucketNameProblems, indexPrefixProblem } from "../lambda/contract";
 
+/** A stack configuration that would fail at apply or be unsafe; the message says what to change. */
 export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigurationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
   }
 }
 

@@ -34,7 +34,7 @@ Commands:
   backfill <s3://bucket/prefix>      index objects that are not indexed yet; resumable
 
 Options:
-  --index s3://bucket/prefix/        the index (default: INDEX_BUCKET/INDEX_PREFIX, else the stack's)
+  --index s3://bucket/prefix/        the index (default: ${ENV.indexBucket}/${ENV.indexPrefix}, else the stack's)
   --stack <name>                     stack whose index is used (default: dev)
   --json                             machine-readable output
   --concurrency <n>                  objects at a time for verify and backfill (default: 4)
@@ -43,7 +43,7 @@ Options:
   --page-size <n>                    objects listed per request (default: 1000)
 
 Endpoint and credentials are the AWS SDK's: AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-AWS_REGION, and AWS_ENDPOINT_URL_S3 (with S3_FORCE_PATH_STYLE=true) for an S3-compatible endpoint such as
+AWS_REGION, and AWS_ENDPOINT_URL_S3 (with ${ENV.forcePathStyle}=true) for an S3-compatible endpoint such as
 local mode's.`;
 
 interface Io {

@@ -13,7 +13,13 @@ import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lam
 import { indexChange } from "../../lambda/indexer";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 
-export class UsageError extends Error {}
+/** A command line the CLI cannot act on; the message says what to write instead. */
+export class UsageError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
 
 export interface S3Location {
   readonly bucket: string;

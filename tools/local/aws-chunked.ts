@@ -37,7 +37,13 @@ export function decodedHeaders(headers: Record<string, string | string[] | undef
   return out;
 }
 
-export class AwsChunkedError extends Error {}
+/** A request body that is not valid aws-chunked encoding (or whose chunk signatures do not add up). */
+export class AwsChunkedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
 
 type State = "header" | "data" | "data-crlf" | "trailer" | "done";
 
