@@ -403,8 +403,7 @@ function resolveFunction(namePrefix: string, settings: FunctionSettings, index: 
     roleName: name,
     logGroupName: `/aws/lambda/${name}`,
     queueName: `${name}-failures`,
-    // Source maps on: a stack trace in the logs names the TypeScript line.
-    environment: { ...(settings.environment ?? {}), ...contract, NODE_OPTIONS: "--enable-source-maps" },
+    environment: { ...(settings.environment ?? {}), ...contract },
     kmsKeyArns: [...new Set([source.kmsKeyArn, index.sharesSource ? undefined : index.kmsKeyArn].filter((k): k is string => k !== undefined))],
   };
 }
