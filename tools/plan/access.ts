@@ -110,13 +110,8 @@ function policyAttribute(ctx: PlanContext, rc: ResourceChange, action: Action, f
   if (before.problem) facts.push(`before: ${before.problem}`);
   if (next.problem) facts.push(next.problem);
   if (next.problem || before.problem) {
-    // Never silently pass what cannot be read: unverifiable, unless the readable side shows a widening.
-    const comparison = comparePolicies(before.doc?.statements, next.doc?.statements, { updated: action !== "create" });
-    return {
-      address: rc.address, type: rc.type, action, subject,
-      direction: comparison.direction === "widens" ? "widens" : "unverifiable",
-      facts: [...facts, ...comparison.facts], warnings: comparison.warnings,
-    };
+    // What cannot be read is never passed, nor compared as if it were empty: unverifiable, with the reason.
+    return { address: rc.address, type: rc.type, action, subject, direction: "unverifiable", facts, warnings: [] };
   }
   const comparison = comparePolicies(before.doc?.statements, next.doc?.statements, { updated: action === "update" || action === "replace" });
   if (!comparison.direction) return undefined;
