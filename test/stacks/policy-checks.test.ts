@@ -3,6 +3,9 @@
  * rule is met, except those listed in INTENTIONALLY_UNMET (and in the README) with their reason.
  */
 import { describe, expect, it } from "vitest";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { withRolePolicyChanged } from "../support/policies";
 import { INTENTIONALLY_UNMET, RULES } from "../support/policy-rules";
 import { synthAppStacks, synthStack } from "../support/synth";
@@ -55,6 +58,15 @@ describe("a deliberately widened policy is caught by the policy checks", () => {
 
   it("s3:* as an action", () => {
     expect(RULES.find((r) => r.id.startsWith("CKV_AWS_62"))!.check(widened((s) => s[0].actions.push("s3:*")))).toEqual(["ReadSourceObjects0: action s3:*"]);
+  });
+
+  it("s3:* in a policy another construct attaches to the role", () => {
+    const { config } = synthStack({ accountId: "111122223333" }, (stack) => {
+      const role = stack.node.findAll().find((c): c is IamRole => c instanceof IamRole)!;
+      const policy = new IamPolicy(stack, "extra", { name: "extra", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "Extra", Effect: "Allow", Action: "s3:*", Resource: "*" }] }) });
+      new IamRolePolicyAttachment(stack, "extra-attach", { role: role.name, policyArn: policy.arn });
+    });
+    expect(RULES.find((r) => r.id.startsWith("CKV_AWS_62"))!.check(config)).toEqual(["Extra: action s3:*"]);
   });
 
   it("* as a resource", () => {
