@@ -49,17 +49,43 @@ describe("workflow behaviour", () => {
     expect(steps.at(-1)).toMatchObject({ with: { name: "synthesized-terraform", path: "cdktf.out/" } });
   });
 
-  it("the plan job never runs for forks, uses OIDC and no long-lived keys, and updates one comment", () => {
+  it("the plan job runs the pull request's code with OIDC and read-only rights, and uploads the summary", () => {
     const { doc, text } = load("plan.yml");
     const job = doc.jobs.plan;
     expect(job.if).toContain("github.event.pull_request.head.repo.full_name == github.repository");
-    expect(job.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
+    expect(job.permissions).toEqual({ contents: "read", "id-token": "write" });
+    const checkout = job.steps.find((s: any) => String(s.uses).startsWith("actions/checkout@"));
+    expect(checkout.with).toEqual({ "persist-credentials": false });
     const credentials = job.steps.find((s: any) => String(s.uses).startsWith("aws-actions/configure-aws-credentials@"));
     expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PLAN_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION || 'us-east-1' }}" });
     expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|secrets\./);
-    expect(job.steps.map((s: any) => s.run).filter(Boolean)).toEqual(["npm ci", "npm run plan"]);
-    const comment = job.steps.at(-1).with.script as string;
-    expect(comment).toContain("updateComment");
-    expect(comment).toContain("<!-- s3-checksum-index:terraform-plan -->");
+    expect(job.steps.map((s: any) => s.run).filter(Boolean)).toEqual(["npm ci", "npm run plan", "npx tsx tools/plan/comment.ts plan-output > comment.md"]);
+    expect(job.steps.find((s: any) => s.run === "npm run plan").env).toEqual({ TF_CLI_ARGS_plan: "-lock=false" });
+    const upload = job.steps.find((s: any) => s.with?.name === "plan-summary");
+    expect(String(upload.uses)).toMatch(/^actions\/upload-artifact@/);
+    expect(upload.with.path).toContain("comment.md");
+  });
+
+  it("a separate job with only pull-requests: write posts the comment, never checks out code, and reports a failed plan", () => {
+    const { doc } = load("plan.yml");
+    const job = doc.jobs.comment;
+    expect(job.needs).toBe("plan");
+    expect(job.permissions).toEqual({ "pull-requests": "write" });
+    expect(job.if).toContain("needs.plan.result == 'failure'");
+    expect(job.steps.some((s: any) => String(s.uses).startsWith("actions/checkout@") || s.run)).toBe(false);
+    expect(job.steps[0]).toMatchObject({ if: "needs.plan.result == 'success'", with: { name: "plan-summary" } });
+    const post = job.steps.at(-1);
+    expect(post.env).toEqual({ PLAN_RESULT: "${{ needs.plan.result }}" });
+    expect(post.with.script).toContain("updateComment");
+    expect(post.with.script).toContain("<!-- s3-checksum-index:terraform-plan -->");
+    expect(post.with.script).toContain("**The plan ${why}**");
+  });
+
+  it("the plan job's summary fits the comment job's limit", async () => {
+    const { COMMENT_LIMIT } = await import("../tools/plan/comment");
+    const script = load("plan.yml").doc.jobs.comment.steps.at(-1).with.script as string;
+    const posted = Number(/summary\.length <= (\d+)/.exec(script)![1]);
+    expect(COMMENT_LIMIT).toBeLessThanOrEqual(posted);
+    expect(posted + 500).toBeLessThan(65536);
   });
 });
