@@ -89,3 +89,30 @@ describe("workflow behaviour", () => {
     expect(posted + 500).toBeLessThan(65536);
   });
 });
+
+describe("the plan role documented for the workflow", () => {
+  const ROOT = path.resolve(__dirname, "..");
+  const docs = readFileSync(path.join(ROOT, "docs", "plan-review.md"), "utf8");
+  const role = docs.slice(docs.indexOf("### The plan role"));
+  const [trust, permissions] = [...role.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+
+  it("can be assumed only through GitHub's OIDC provider, by pull-request runs of one repository", () => {
+    expect(trust.Statement).toHaveLength(1);
+    const [statement] = trust.Statement;
+    expect(statement).toMatchObject({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: expect.stringMatching(/:oidc-provider\/token\.actions\.githubusercontent\.com$/) } });
+    expect(statement.Condition).toEqual({
+      StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:pull_request" },
+    });
+    expect(readFileSync(path.join(ROOT, "README.md"), "utf8")).toContain('"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:pull_request"');
+  });
+
+  it("may only read, and reads object data only from the state", () => {
+    const statements: any[] = permissions.Statement;
+    expect(statements.every((s) => s.Effect === "Allow" && s.Action && s.Resource && !s.NotAction && !s.NotResource)).toBe(true);
+    const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
+    expect(actions.filter((a) => !/^[a-z0-9]+:(Get|List|Describe)[A-Za-z*]*$/.test(a))).toEqual([]);
+    for (const s of statements) expect([s.Resource].flat()).not.toContain("*");
+    const objectReads = statements.filter((s) => [s.Action].flat().some((a: string) => /^s3:Get(Object|\*)/.test(a)));
+    expect(objectReads.map((s) => s.Resource)).toEqual([["arn:aws:s3:::STATE_BUCKET/*/terraform.tfstate"]]);
+  });
+});
