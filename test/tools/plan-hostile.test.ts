@@ -203,6 +203,27 @@ const HOSTILE: HostileCase[] = [
     shows: /\+ topic arn:aws:sns:eu-west-1:111122223333:t: s3:ObjectRemoved:\*/,
   },
   {
+    name: "a new notification to a function created in the same plan, unqualified (its ARN known only after apply)",
+    plan: planOf([change("aws_s3_bucket_notification", ["create"], null, { ...notification("ignored"), lambda_function: [{ events: ["s3:ObjectCreated:*"], filter_prefix: "", id: "r0" }] }, { afterUnknown: { lambda_function: [{ lambda_function_arn: true }] } })], {
+      configuration: { root_module: { resources: [{ address: "aws_s3_bucket_notification.x", expressions: { lambda_function: [{ lambda_function_arn: { references: ["aws_lambda_function.fn.arn", "aws_lambda_function.fn"] } }] } }] } },
+    }),
+    shows: /S3 would invoke the unqualified function ⟨known after apply: aws_lambda_function\.fn\.arn⟩/,
+  },
+  {
+    name: "an action no longer excluded from a NotAction statement",
+    plan: policyUpdate("aws_iam_role_policy", [{ Effect: "Allow", NotAction: ["iam:*", "sts:*"], Resource: "*" }], [{ Effect: "Allow", NotAction: ["iam:*"], Resource: "*" }]),
+    shows: /- not-action sts:\*/,
+  },
+  {
+    name: "a principal removed from a NotPrincipal Deny (the Deny now applies to fewer)",
+    plan: policyUpdate(
+      "aws_s3_bucket_policy",
+      [{ Sid: "OnlyOwner", Effect: "Deny", NotPrincipal: { AWS: `arn:aws:iam::${ACCOUNT}:role/owner` }, Action: "s3:*", Resource: `${SRC}/*` }],
+      [{ Sid: "OnlyOwner", Effect: "Deny", NotPrincipal: { AWS: [`arn:aws:iam::${ACCOUNT}:role/owner`, `arn:aws:iam::${OTHER_ACCOUNT}:root`] }, Action: "s3:*", Resource: `${SRC}/*` }],
+    ),
+    shows: /Deny Sid OnlyOwner denies less than before/,
+  },
+  {
     name: "EventBridge turned on for the bucket",
     plan: update("aws_s3_bucket_notification", notification(`${FN}:live`), notification(`${FN}:live`, { eventbridge: true })),
     shows: /every event of the bucket is sent to EventBridge/,
