@@ -8,7 +8,6 @@
  */
 
 // Plan JSON is a large, loosely typed document: its values are accessed field by field and checked.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
 export interface ResourceChange {
