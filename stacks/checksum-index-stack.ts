@@ -89,6 +89,8 @@ export class ChecksumIndexStack extends TerraformStack {
       this.eventBridge = new EventBridgeTrigger(this, "eventbridge", {
         bucketName: this.sourceBucket?.bucketName ?? source.name,
         manageBucketSetting: pipeline.delivery.manageBucketSetting,
+        // The rules live in the stack's account (not the bucket owner's).
+        accountId: pipeline.accountId ?? Fn.element(Fn.split(":", this.indexer.function.arn), 4),
         rules: pipeline.delivery.eventBridgeRules,
         alias: this.indexer.alias,
         deadLetterQueue: this.indexer.failureQueue,

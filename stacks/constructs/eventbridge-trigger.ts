@@ -20,6 +20,8 @@ export interface EventBridgeTriggerProps {
   readonly manageBucketSetting: boolean;
   /** One EventBridge rule per trigger rule, with its pattern (resolvePipeline). Required, at least one. */
   readonly rules: readonly ResolvedEventBridgeRule[];
+  /** The account of the rules: the only `source_account` each permission accepts. Required. */
+  readonly accountId: string;
   /** The alias the rules invoke. Never the unqualified function. Required. */
   readonly alias: LambdaAlias;
   /** The queue that keeps events EventBridge could not deliver (the function's failure queue). Required. */
@@ -71,6 +73,7 @@ export class EventBridgeTrigger extends Construct {
         qualifier: props.alias.name,
         principal: "events.amazonaws.com",
         sourceArn: eventRule.arn,
+        sourceAccount: props.accountId,
       });
       this.permissions.push(permission);
       this.targets.push(

@@ -6,7 +6,7 @@
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { describe, expect, it } from "vitest";
-import { ACCOUNT, KEY, MATRIX, REGION, type Case, type Expect } from "../support/iam-matrix";
+import { ACCOUNT, KEY, MATRIX, REGION, appliesTo, type Case, type Expect } from "../support/iam-matrix";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
@@ -18,6 +18,7 @@ import { synthStack } from "../support/synth";
 const VARIANTS = {
   plain: {},
   kms: { sourceBucket: { versioned: true, kmsKeyArn: KEY }, index: { kmsKeyArn: KEY } },
+  eventbridge: { delivery: "eventbridge", batchOperations: {} },
 } as const;
 
 interface Policies {
@@ -50,7 +51,7 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
   const role = executionRole(config);
   const bucket = resource.startsWith("arn:aws:s3:::") ? resource.slice("arn:aws:s3:::".length).split("/")[0] : undefined;
   const resourcePolicy =
-    who === "s3"
+    who === "s3" || who === "events"
       ? functionPolicy(config, names.REGION, names.ACCOUNT)
       : bucket
         ? bucketPolicies(config)[bucket]
@@ -60,12 +61,12 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
   const response = await runSimulation(
     {
       request: {
-        principal: who === "s3" ? "s3.amazonaws.com" : fill(role.arn, names),
+        principal: who === "s3" ? "s3.amazonaws.com" : who === "events" ? "events.amazonaws.com" : fill(role.arn, names),
         action,
         resource: { resource, accountId: names.ACCOUNT },
         contextVariables,
       },
-      identityPolicies: who === "s3" ? [] : role.identities,
+      identityPolicies: who === "function" ? role.identities : [],
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       resourcePolicy,
@@ -78,7 +79,7 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
 
 describe.each(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)("the %s stack", (variant) => {
   const policies = policiesOf(variant);
-  const cases = MATRIX.filter((c) => c[5] === undefined || c[5] === variant);
+  const cases = MATRIX.filter((c) => appliesTo(c, variant));
   it.each(cases.map((c) => [`${c[0]} ${c[1]} ${c[2]}${c[4] && Object.keys(c[4]).length ? ` ${JSON.stringify(c[4])}` : ""}`, c] as const))(
     "%s",
     async (_name, c) => {
@@ -184,7 +185,7 @@ describe("a deliberately widened policy", () => {
 
   async function violations(policies: Policies): Promise<string[]> {
     const wrong: string[] = [];
-    for (const c of MATRIX.filter((m) => m[5] === undefined || m[5] === "plain")) {
+    for (const c of MATRIX.filter((m) => appliesTo(m, "plain"))) {
       const got = await evaluate(policies, c);
       if (got !== c[3]) wrong.push(`${c[1]} ${c[2]}: ${got}`);
     }

@@ -33,6 +33,14 @@ describe("every exception names a real rule", () => {
   });
 });
 
+describe("an EventBridge-delivery stack with a Batch Operations role", () => {
+  const { config } = synthStack({ accountId: "111122223333", delivery: "eventbridge", batchOperations: {} });
+  const unmetInDev = new Set(Object.entries(INTENTIONALLY_UNMET).filter(([, e]) => e.stacks.includes("dev")).map(([id]) => id));
+  it.each(RULES.filter((r) => !unmetInDev.has(r.id)).map((r) => [r.id, r] as const))("meets %s, as the dev stack does", (_id, rule) => {
+    expect(rule.check(config)).toEqual([]);
+  });
+});
+
 describe("configurable rules are met when configured", () => {
   const rule = (id: string) => RULES.find((r) => r.id.startsWith(id))!;
 

@@ -167,6 +167,13 @@ export function bucketPolicies(config: Json): Record<string, Json> {
   return out;
 }
 
+/** An EventBridge rule's ARN, as AWS builds it from the rule's name (the reference is known only after apply). */
+function eventRuleArn(config: Json, reference: string, region: string, account: string): string | undefined {
+  const ref = /^\$\{aws_cloudwatch_event_rule\.([^.]+)\.arn\}$/.exec(reference);
+  const name = ref ? config.resource?.aws_cloudwatch_event_rule?.[ref[1]]?.name : undefined;
+  return name ? `arn:aws:events:${region}:${account}:rule/${name}` : undefined;
+}
+
 /** The function's resource-based policy, as Lambda builds it from each aws_lambda_permission. */
 export function functionPolicy(config: Json, region: string, account: string): Json {
   return {
@@ -176,7 +183,7 @@ export function functionPolicy(config: Json, region: string, account: string): J
       const qualifier = resolve(config, p.qualifier);
       if (!fn) throw new Error(`cannot resolve ${p.function_name}`);
       const condition: Json = {};
-      if (p.source_arn) condition.ArnLike = { "AWS:SourceArn": resolve(config, p.source_arn) };
+      if (p.source_arn) condition.ArnLike = { "AWS:SourceArn": resolve(config, p.source_arn) ?? eventRuleArn(config, p.source_arn, region, account) };
       if (p.source_account) condition.StringEquals = { "AWS:SourceAccount": resolve(config, p.source_account) };
       return {
         Sid: p.statement_id,
