@@ -106,3 +106,23 @@ export async function checkContentEntry(entryKey: string, entry: ContentEntry | 
   await deps.store.delete(entryKey);
   return false;
 }
+
+/**
+ * The content entries at `entryKeys` that agree with the records, each checked (and repaired when it does
+ * not agree) by checkContentEntry: what `find <sha256>` returns.
+ */
+export async function checkedContentEntries(entryKeys: readonly string[], deps: ContentDeps, repairs: Repairs): Promise<ContentEntry[]> {
+  const entries: ContentEntry[] = [];
+  for (const entryKey of entryKeys) {
+    const doc = await deps.store.get(entryKey, (text) => {
+      try {
+        return JSON.parse(text) as ContentEntry;
+      } catch {
+        return undefined;
+      }
+    });
+    if (doc === undefined) continue;
+    if (await checkContentEntry(entryKey, doc.value, deps, repairs)) entries.push(doc.value!);
+  }
+  return entries;
+}

@@ -248,15 +248,18 @@ async function removeVersion(change: ObjectChange, ctx: RecordContext, deps: Ind
   const versionKey = deps.keys.version(change.bucket, change.key, change.versionId!);
   const tombstone = deletedRecord(change, ctx, false);
   const attempts = deps.maxWriteAttempts ?? 5;
+  const dropEntry = (sha: string | undefined) =>
+    sha === undefined ? Promise.resolve() : deps.store.delete(deps.keys.content(sha, change.bucket, change.key, change.versionId));
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const existing = await readRecord(deps.store, versionKey, repairs);
-    if (existing?.value?.state === "deleted") return;
-    const written = existing ? await deps.store.putIfMatch(versionKey, tombstone, existing.etag) : await deps.store.putIfAbsent(versionKey, tombstone);
+    // Already a tombstone (this event's retry, or a duplicate): its entry may still be there if the
+    // attempt that wrote it stopped early; the tombstone remembers which content it replaced.
+    if (existing?.value?.state === "deleted") return dropEntry(existing.value.previousSha256);
+    const replaced = existing?.value?.state === "present" ? existing.value.sha256 : undefined;
+    const record = replaced === undefined ? tombstone : { ...tombstone, previousSha256: replaced };
+    const written = existing ? await deps.store.putIfMatch(versionKey, record, existing.etag) : await deps.store.putIfAbsent(versionKey, record);
     if (!written) continue;
-    if (existing?.value?.state === "present") {
-      await deps.store.delete(deps.keys.content(existing.value.sha256, change.bucket, change.key, change.versionId));
-    }
-    return;
+    return dropEntry(replaced);
   }
   throw new ConflictError(`the version record ${versionKey} changed under ${attempts} conditional writes in a row`);
 }
