@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { digestStream } from "../lambda/hashing";
 import { S3ObjectReader } from "../lambda/s3-store";
+import { coldStartReport } from "./bench/cold-start";
 import { formatBytes } from "./format";
 import { LOCAL_CREDENTIALS, startLocalEndpoint } from "./local/local-endpoint";
 
@@ -107,6 +108,8 @@ async function main(): Promise<void> {
     await endpoint.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log("");
+  for (const line of coldStartReport(path.resolve(__dirname, ".."))) console.log(line);
 }
 
 main().catch((error) => {
