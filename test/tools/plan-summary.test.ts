@@ -83,8 +83,8 @@ describe("the summary of real plans", () => {
     const moved = fromApplied({ triggers: [{ prefix: "uploads/" }] }, "prefix");
     const notification = moved.summary.access.find((a) => a.type === "aws_s3_bucket_notification")!;
     expect(notification.facts).toEqual([
-      '- rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
-      '+ rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
+      '- rule s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
+      '+ rule s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
     ]);
     const role = moved.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role.facts).toEqual([
