@@ -15,8 +15,12 @@ export const ENV = {
   forcePathStyle: "S3_FORCE_PATH_STYLE",
 } as const;
 
-/** Events the notification sends by default: every create and every removal. */
-export const DEFAULT_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] as const;
+/**
+ * Events the notification sends by default: every create and every removal, including the removals S3's
+ * lifecycle rules make (LifecycleExpiration:Delete and :DeleteMarkerCreated), which are not ObjectRemoved
+ * events: without them an expired object would stay "present" in the index forever.
+ */
+export const DEFAULT_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"] as const;
 
 /** Prefix of the source objects that are indexed by default. */
 export const DEFAULT_SOURCE_PREFIX = "incoming/";

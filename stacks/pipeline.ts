@@ -36,7 +36,7 @@ export interface TriggerProps {
   readonly prefix?: string;
   /** Only keys that end with this suffix, such as ".csv". @default "" (every key) */
   readonly suffix?: string;
-  /** S3 event types. @default ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] */
+  /** S3 event types. @default ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"] */
   readonly events?: readonly string[];
 }
 
@@ -167,7 +167,7 @@ export interface ChecksumIndexStackProps {
   readonly existingSourceBucket?: ExistingSourceBucketProps;
   /** Where index records are written. @default a new "<namePrefix>-index" bucket, prefix "index/" */
   readonly index?: IndexBucketProps;
-  /** Notification rules. @default [{ prefix: "incoming/", events: ObjectCreated:* and ObjectRemoved:* }] */
+  /** Notification rules. @default [{ prefix: "incoming/", events: ObjectCreated:*, ObjectRemoved:* and LifecycleExpiration:* }] */
   readonly triggers?: readonly TriggerProps[];
   /**
    * How S3 events reach the function. "notification": the bucket's notification configuration invokes the

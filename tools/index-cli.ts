@@ -205,7 +205,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
 
     if (command === "find") {
-      const entries = await tools.find(argument);
+      const entries = await tools.find(argument, (repair) => io.err(`repaired: ${repair}`));
       if (values.json) io.out(JSON.stringify(entries));
       else for (const e of entries) io.out(`s3://${e.bucket}/${e.key}${e.versionId ? `  version ${e.versionId}` : ""}  ${e.size} bytes`);
       if (entries.length === 0 && !values.json) io.err(`no indexed object has the SHA-256 ${argument}`);

@@ -44,7 +44,8 @@ describe("index records", () => {
 
   it("refuse to parse what is not a record", () => {
     expect(() => parseIndexRecord('{"schemaVersion":9}')).toThrow(/unknown index record schema version 9/);
-    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"present","bucket":"b","key":"k","sequencer":"01","sha256":"nope"}')).toThrow(/needs a sha256/);
+    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"present","bucket":"b","key":"k","versionId":null,"sequencer":"01","sha256":"nope"}')).toThrow(/needs a sha256/);
+    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"deleted","bucket":"b","key":"k","versionId":null,"sequencer":"zz"}')).toThrow(/sequencer "zz" is not hexadecimal/);
   });
 });
 

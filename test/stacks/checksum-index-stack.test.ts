@@ -97,13 +97,13 @@ describe("buckets", () => {
 });
 
 describe("notification", () => {
-  it("defines exactly one notification, for ObjectCreated and ObjectRemoved under incoming/", () => {
+  it("defines exactly one notification, for ObjectCreated, ObjectRemoved and LifecycleExpiration under incoming/", () => {
     const s = synthStack();
     const n = s.only("aws_s3_bucket_notification");
     const [sourceId] = bucketNamed(s, "cix-test-source");
     expect(n.bucket).toBe(ref("aws_s3_bucket", sourceId, "bucket"));
     expect(n.lambda_function).toHaveLength(1);
-    expect(n.lambda_function[0].events).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]);
+    expect(n.lambda_function[0].events).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]);
     expect(n.lambda_function[0].filter_prefix).toBe("incoming/");
     expect(n.lambda_function[0].filter_suffix).toBeUndefined();
   });
@@ -131,7 +131,7 @@ describe("notification", () => {
     });
     const rules = s.only("aws_s3_bucket_notification").lambda_function;
     expect(rules.map((r: any) => [r.filter_prefix, r.filter_suffix, r.events])).toEqual([
-      ["csv/", ".csv", ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]],
+      ["csv/", ".csv", ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]],
       ["images/", ".png", ["s3:ObjectCreated:Put"]],
     ]);
   });

@@ -88,7 +88,7 @@ describe("the EventBridge delivery stack", () => {
   it("has one rule per trigger, each targeting the alias with the function's retries and the failure queue as dead-letter queue", () => {
     const rules = Object.values(s.resources("aws_cloudwatch_event_rule")) as any[];
     expect(rules.map((r) => r.name)).toEqual(["cix-test-indexer-0", "cix-test-indexer-1"]);
-    expect(JSON.parse(rules[1].event_pattern)).toEqual(eventPattern("cix-test-source", { prefix: "csv/", suffix: ".csv", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] }));
+    expect(JSON.parse(rules[1].event_pattern)).toEqual(eventPattern("cix-test-source", { prefix: "csv/", suffix: ".csv", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"] }));
     const targets = Object.values(s.resources("aws_cloudwatch_event_target")) as any[];
     expect(targets).toHaveLength(2);
     for (const target of targets) {

@@ -15,7 +15,7 @@ describe("bad configuration fails at synth with an error that says what to chang
     [
       "overlapping prefixes for the same events",
       { triggers: [{ prefix: "incoming/" }, { prefix: "incoming/images/" }] },
-      /triggers\[0\] .* and triggers\[1\] .* overlap for s3:ObjectCreated:\*, s3:ObjectRemoved:\*: S3 would reject the notification at apply with "Unable to validate the following destination configurations"/,
+      /triggers\[0\] .* and triggers\[1\] .* overlap for s3:ObjectCreated:\*, s3:ObjectRemoved:\*, s3:LifecycleExpiration:\*: S3 would reject the notification at apply with "Unable to validate the following destination configurations"/,
     ],
     [
       "an empty prefix beside another rule with compatible suffixes",

@@ -107,8 +107,8 @@ describe("the summary of real plans", () => {
     const moved = fromApplied({ triggers: [{ prefix: "uploads/" }] }, "prefix");
     const notification = moved.summary.access.find((a) => a.type === "aws_s3_bucket_notification")!;
     expect(notification.facts).toEqual([
-      '- lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
-      '+ lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
+      '- lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
+      '+ lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
     ]);
     expect(notification.direction).toBe("changes");
     const role = moved.summary.access.find((a) => a.type === "aws_iam_role_policy")!;

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { indexKeys, type IndexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lambda/index-record";
+import { checkedContentEntries } from "../../lambda/content";
 import { indexChange } from "../../lambda/indexer";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 
@@ -61,17 +62,19 @@ export class IndexTools {
     return (await this.store.get(this.keys.current(location.bucket, location.key), parseIndexRecord))?.value;
   }
 
-  /** Every indexed object (version) whose content has this SHA-256. */
-  async find(sha256: string): Promise<ContentEntry[]> {
+  /**
+   * Every indexed object (version) whose content has this SHA-256. Each entry is checked against the key's
+   * current record (or the version's record) before it is returned; one that disagrees is an orphan left by
+   * an interrupted write: it is repaired (deleted, or re-put if the record says so) and not returned.
+   */
+  async find(sha256: string, onRepair?: (repair: string) => void): Promise<ContentEntry[]> {
     const sha = sha256.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(sha)) throw new UsageError(`"${sha256}" is not a SHA-256: give 64 hexadecimal digits`);
-    const entries: ContentEntry[] = [];
-    for await (const page of this.list(this.index.bucket, this.keys.contentPrefix(sha))) {
-      for (const object of page) {
-        const doc = await this.store.get(object.key, (text) => JSON.parse(text) as ContentEntry);
-        if (doc) entries.push(doc.value);
-      }
-    }
+    const entryKeys: string[] = [];
+    for await (const page of this.list(this.index.bucket, this.keys.contentPrefix(sha))) entryKeys.push(...page.map((o) => o.key));
+    const repairs: string[] = [];
+    const entries = await checkedContentEntries(entryKeys, { store: this.store, keys: this.keys }, repairs);
+    for (const repair of repairs) onRepair?.(repair);
     return entries.sort((a, b) => `${a.bucket}/${a.key}/${a.versionId}`.localeCompare(`${b.bucket}/${b.key}/${b.versionId}`));
   }
 
