@@ -48,7 +48,7 @@ describe("creates", () => {
     const good = Buffer.from(sha("right"), "hex").toString("base64");
     const { eTag, size } = reader.add(BUCKET, "incoming/ok.txt", "right", undefined, { type: "FULL_OBJECT", sha256: good });
     await run(change({ eventName: "ObjectCreated:Put", key: "incoming/ok.txt", sequencer: "0A", eTag, size }));
-    expect(current("incoming/ok.txt").s3Checksum).toEqual({ type: "FULL_OBJECT", algorithm: "SHA256", value: good, verification: "match" });
+    expect(current("incoming/ok.txt").s3Checksum).toEqual({ type: "FULL_OBJECT", algorithm: "SHA256", source: "checksum", value: good, computed: good, verification: "match", verifiedBy: "SHA256" });
 
     const wrong = reader.add(BUCKET, "incoming/bad.txt", "flipped", undefined, { type: "FULL_OBJECT", crc32: "AAAAAA==" });
     await run(change({ eventName: "ObjectCreated:Put", key: "incoming/bad.txt", sequencer: "0A", ...wrong }));
