@@ -59,7 +59,7 @@ describe("the summary of real plans", () => {
       'function_name: null → "cix-review-indexer"',
     ]);
     const role = create.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
-    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObjectAttributes, + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
     expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
     expect(create.markdown).toMatch(/\| `\+` \| create \| `aws_s3_bucket_notification\.trigger_notification_[0-9A-F]+` \| aws_s3_bucket_notification \|/);
   });
@@ -72,7 +72,7 @@ describe("the summary of real plans", () => {
       ["aws_s3_bucket_versioning", "update"],
     ]);
     const role = versioned.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
-    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersion"] });
+    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersionAttributes, + action s3:GetObjectVersion"] });
     expect(role.policyDiff).toMatch(/^\+\s+"s3:GetObjectVersion"/m);
     expect(versioned.markdown).toContain("⚠️ **widens access**");
     expect(versioned.markdown).toContain("```diff");
