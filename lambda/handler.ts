@@ -8,6 +8,7 @@
  */
 import type { Context } from "aws-lambda";
 import { readConfig } from "./config";
+import { answerBatch, isBatchInvocation, parseBatchInvocation, type BatchResponse } from "./batch";
 import { RecordsFailedError } from "./errors";
 import { parseEvent } from "./event";
 import { indexKeys } from "./index-keys";
@@ -71,11 +72,27 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
   if (failures.length > 0) throw new RecordsFailedError(failures);
 }
 
+/** An S3 Batch Operations invocation: every task backfilled by the same indexer, each answered. */
+export async function processBatch(event: Record<string, any>, requestId: string, runtime: Runtime): Promise<BatchResponse> {
+  const { logger, deps } = runtime;
+  const invocation = parseBatchInvocation(event);
+  const now = (runtime.now ?? (() => new Date()))();
+  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps));
+  for (const result of response.results) {
+    const task = invocation.tasks.find((t) => t.taskId === result.taskId);
+    const level = result.resultCode === "Succeeded" ? "info" : result.resultCode === "TemporaryFailure" ? "warn" : "error";
+    logger.log(level, "batch task answered", { outcome: `batch-${result.resultCode}`, taskId: result.taskId, bucket: task?.bucket, key: task?.key, versionId: task?.versionId, reason: result.resultString });
+  }
+  return response;
+}
+
 let runtime: Runtime | undefined;
 
-export async function handler(event: unknown, context?: Pick<Context, "awsRequestId">): Promise<void> {
+export async function handler(event: unknown, context?: Pick<Context, "awsRequestId">): Promise<void | BatchResponse> {
   runtime ??= createRuntime();
-  await processEvent(event, context?.awsRequestId ?? "unknown", runtime);
+  const requestId = context?.awsRequestId ?? "unknown";
+  if (isBatchInvocation(event)) return processBatch(event as Record<string, any>, requestId, runtime);
+  await processEvent(event, requestId, runtime);
 }
 
 // Fail the cold start, not the first record, when the configuration is wrong.

@@ -3,11 +3,11 @@
  * or the local endpoint (the SDK's AWS_ENDPOINT_URL_S3 selects it). It reuses the function's own modules:
  * one hashing routine, one index store, one record schema.
  */
+import { backfillChange } from "../../lambda/backfill";
 import { bucketNameProblems } from "../../lambda/contract";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { ObjectChange } from "../../lambda/event";
 import { indexKeys, type IndexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lambda/index-record";
 import { indexChange } from "../../lambda/indexer";
@@ -159,16 +159,7 @@ export class IndexTools {
           if (current?.state === "present" && current.eTag === object.eTag) {
             summary.alreadyIndexed++;
           } else {
-            const change: ObjectChange = {
-              kind: "created",
-              eventName: "ObjectCreated:Backfill",
-              eventTime: (object.lastModified ?? new Date()).toISOString(),
-              bucket: location.bucket,
-              key: object.key,
-              size: object.size,
-              eTag: object.eTag,
-              sequencer: "0",
-            };
+            const change = backfillChange({ bucket: location.bucket, key: object.key, size: object.size, eTag: object.eTag, lastModified: object.lastModified });
             const result = await indexChange(change, { requestId: "backfill", now: new Date() }, { reader: this.reader, store: this.store, keys: this.keys });
             if (result.outcome === "indexed" || result.outcome === "duplicate") {
               summary.indexed++;
