@@ -4,7 +4,7 @@
  * order and however often S3 delivers events, the index ends up describing what S3 serves for every key,
  * and the content lookup agrees with the records (content.ts).
  */
-import { compareS3Checksum, crc32Base64, type S3ChecksumCheck } from "./checksums";
+import { compareS3Checksum, type S3ChecksumCheck } from "./checksums";
 import { readRecord, reconcileUnversioned, type Repairs } from "./content";
 import { decide, deletesVersion, removalPlan, verificationStep, type Decision } from "./decide";
 import { ChecksumMismatchError, ConflictError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
@@ -100,21 +100,13 @@ async function readVerified(request: ObjectReadRequest, deps: IndexerDeps): Prom
         versionId: request.versionId ?? read.versionId,
         algorithm: check.algorithm ?? "unknown",
         stored: check.value ?? "",
-        computed: computedValue(check.algorithm, read),
+        computed: check.computed,
         sha256: read.computed.sha256Hex,
         attempts,
       });
     }
     await backoff(attempt);
   }
-}
-
-/** The value of `algorithm` computed from the bytes read, base64 as S3 writes it, for the error log. */
-function computedValue(algorithm: string | undefined, read: ObjectRead): string | undefined {
-  if (algorithm === "SHA256") return Buffer.from(read.computed.sha256Hex, "hex").toString("base64");
-  if (algorithm === "CRC32") return crc32Base64(read.computed.crc32);
-  const extra = (read.computed as unknown as Record<string, unknown>)[(algorithm ?? "").toLowerCase()];
-  return typeof extra === "string" ? extra : undefined;
 }
 
 async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<ChangeResult> {

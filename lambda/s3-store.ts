@@ -4,14 +4,16 @@
 import type { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
-  type HeadObjectCommandOutput,
+  type GetObjectCommandOutput,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { digestPlanFor, needsObjectParts, type S3StoredChecksum, type S3StoredPart } from "./checksums";
 import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { digestStream } from "./hashing";
 import { InvocationRetryStrategy } from "./retry";
@@ -98,6 +100,60 @@ const isForbidden = (e: unknown) => errorName(e) === "AccessDenied" || status(e)
 
 const unquote = (etag: string | undefined) => (etag ?? "").replace(/^"|"$/g, "");
 
+/**
+ * Asks the GET for S3's stored checksum (x-amz-checksum-mode: ENABLED) without the SDK validating the
+ * body against it: the function computes the same checksum in its own single pass (hash-wasm, several
+ * times faster than the SDK's JavaScript CRC32C and CRC64NVME) and records a mismatch instead of only
+ * throwing. The SDK validates only when the *input* says ChecksumMode ENABLED, so the header is added
+ * to the request at the build step instead; the response's checksum headers are parsed as usual.
+ */
+function withStoredChecksum(command: GetObjectCommand): GetObjectCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-checksum-mode"] = "ENABLED";
+      return next(args);
+    },
+    { step: "build", name: "storedChecksumModeHeader" },
+  );
+  return command;
+}
+
+interface ChecksumMembers {
+  ChecksumCRC32?: string;
+  ChecksumCRC32C?: string;
+  ChecksumCRC64NVME?: string;
+  ChecksumSHA1?: string;
+  ChecksumSHA256?: string;
+  ChecksumType?: string;
+}
+
+/** S3's checksum members, and the first present (a part or an object stores one algorithm). */
+function checksumFields(c: ChecksumMembers): Partial<S3StoredChecksum> & { value?: string } {
+  const fields = {
+    type: c.ChecksumType,
+    crc32: c.ChecksumCRC32,
+    crc32c: c.ChecksumCRC32C,
+    crc64nvme: c.ChecksumCRC64NVME,
+    sha1: c.ChecksumSHA1,
+    sha256: c.ChecksumSHA256,
+  };
+  const value = fields.sha256 ?? fields.crc32 ?? fields.crc64nvme ?? fields.crc32c ?? fields.sha1;
+  return Object.fromEntries(Object.entries({ ...fields, value }).filter(([, v]) => v !== undefined));
+}
+
+/** What the GET's response headers say S3 stored for the object. */
+function storedChecksumOf(object: GetObjectCommandOutput): S3StoredChecksum {
+  const { value: _value, ...checksum } = checksumFields(object);
+  return {
+    ...checksum,
+    eTag: unquote(object.ETag),
+    ...(object.ServerSideEncryption ? { serverSideEncryption: object.ServerSideEncryption } : {}),
+    ...(object.SSECustomerAlgorithm ? { customerKeyEncrypted: true } : {}),
+    ...(object.ContentLength !== undefined ? { size: object.ContentLength } : {}),
+  };
+}
+
 export class S3ObjectReader implements ObjectReader {
   constructor(
     private readonly s3: S3Client,
@@ -128,28 +184,37 @@ export class S3ObjectReader implements ObjectReader {
       VersionId: request.versionId,
       IfMatch: request.ifMatch === undefined ? undefined : quoteETag(request.ifMatch),
     };
-    // The body first: its errors say which of key, version or bucket is missing (a HEAD's 404 cannot).
-    let body: Readable;
-    let contentLength: number | undefined;
-    let eTag: string;
-    let versionId: string | undefined;
+    // The body first: its errors say which of key, version or bucket is missing (a HEAD's 404 cannot). Its
+    // response headers also carry S3's stored checksum (see withStoredChecksum), of exactly these bytes.
+    let object: GetObjectCommandOutput;
     try {
-      const object = await this.s3.send(new GetObjectCommand(target));
-      body = object.Body as Readable;
-      contentLength = object.ContentLength;
-      eTag = unquote(object.ETag);
-      versionId = object.VersionId;
+      object = await this.s3.send(withStoredChecksum(new GetObjectCommand(target)));
     } catch (error) {
       throw this.translate(error, where);
     }
+    const body = object.Body as Readable;
+    const contentLength = object.ContentLength;
+    const eTag = unquote(object.ETag);
+    const versionId = object.VersionId;
     if (request.ifMatch !== undefined && eTag !== request.ifMatch) {
       // Some S3-compatible servers ignore If-Match; compare anyway.
       body.destroy();
       throw new ObjectReplacedError(`${where} has ETag ${eTag}, the event announced ${request.ifMatch}`);
     }
+    let stored = storedChecksumOf(object);
+    if (needsObjectParts(stored)) {
+      // A composite checksum or a multipart ETag is checked part by part: the part sizes must be known
+      // before the body is read (it waits, unread, meanwhile).
+      try {
+        stored = await this.withParts(stored, request, versionId, where);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
+    }
     let digest;
     try {
-      digest = await digestStream(withIdleTimeout(body, this.idleMs, where));
+      digest = await digestStream(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored));
     } catch (error) {
       throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
     }
@@ -159,31 +224,63 @@ export class S3ObjectReader implements ObjectReader {
     if (request.expectedSize !== undefined && digest.bytes !== request.expectedSize) {
       throw new IntegrityError(`${where}: read ${digest.bytes} bytes, the event announced ${request.expectedSize}`);
     }
-    // S3's stored checksum, from a HEAD of the very bytes read (same version, same ETag). The body was read
-    // without SDK validation (see createS3Client) so that a mismatch is recorded, not only thrown.
-    let head: HeadObjectCommandOutput;
-    try {
-      head = await this.s3.send(
-        new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId ?? versionId, IfMatch: quoteETag(eTag), ChecksumMode: "ENABLED" }),
-      );
-    } catch (error) {
-      throw this.translate(error, where);
-    }
     return {
-      computed: { sha256Hex: digest.sha256Hex, crc32: digest.crc32 },
+      computed: { sha256Hex: digest.sha256Hex, ...(digest.verifying ? { verifying: digest.verifying } : {}) },
       size: digest.bytes,
       eTag,
       versionId: request.versionId ?? (versionId && versionId !== "null" ? versionId : undefined),
-      contentType: head.ContentType,
-      lastModified: head.LastModified,
-      stored: {
-        type: head.ChecksumType,
-        crc32: head.ChecksumCRC32,
-        crc32c: head.ChecksumCRC32C,
-        crc64nvme: head.ChecksumCRC64NVME,
-        sha1: head.ChecksumSHA1,
-        sha256: head.ChecksumSHA256,
-      },
+      contentType: object.ContentType,
+      lastModified: object.LastModified,
+      stored,
+    };
+  }
+
+  /**
+   * The object's parts (sizes and part checksums) from GetObjectAttributes, all pages, for the version read.
+   * GetObjectAttributes has no If-Match: its ETag is compared with the GET's instead.
+   */
+  private async withParts(stored: S3StoredChecksum, request: ObjectReadRequest, versionId: string | undefined, where: string): Promise<S3StoredChecksum> {
+    const parts: Array<S3StoredPart & { number: number }> = [];
+    let checksum: Partial<S3StoredChecksum> & { value?: string } = {};
+    let marker: string | undefined;
+    for (let page = 0; ; page++) {
+      let out;
+      try {
+        out = await this.s3.send(
+          new GetObjectAttributesCommand({
+            Bucket: request.bucket,
+            Key: request.key,
+            VersionId: request.versionId ?? versionId,
+            ObjectAttributes: ["ETag", "Checksum", "ObjectParts", "ObjectSize"],
+            PartNumberMarker: marker,
+          }),
+        );
+      } catch (error) {
+        if (isForbidden(error)) {
+          // Also what a role without s3:GetObjectAttributes (s3:GetObjectVersionAttributes) gets.
+          throw new ObjectForbiddenError(`GetObjectAttributes of ${where} was refused (403)`, { cause: error });
+        }
+        throw this.translate(error, where);
+      }
+      if (out.ETag !== undefined && unquote(out.ETag) !== stored.eTag) {
+        throw new ObjectReplacedError(`${where} has ETag ${unquote(out.ETag)} in GetObjectAttributes, ${stored.eTag} in the GET`);
+      }
+      if (page === 0 && out.Checksum) checksum = checksumFields(out.Checksum);
+      for (const part of out.ObjectParts?.Parts ?? []) {
+        if (part.Size === undefined || part.PartNumber === undefined) continue;
+        parts.push({ number: part.PartNumber, size: part.Size, checksum: checksumFields(part).value });
+      }
+      const next = out.ObjectParts?.NextPartNumberMarker;
+      if (!out.ObjectParts?.IsTruncated || next === undefined || String(next) === marker) break;
+      marker = String(next);
+    }
+    parts.sort((a, b) => a.number - b.number);
+    // The GET's checksum headers come first; GetObjectAttributes fills in what they lacked.
+    const { value: _value, ...fromAttributes } = checksum;
+    return {
+      ...fromAttributes,
+      ...Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== undefined)),
+      ...(parts.length > 0 ? { parts: parts.map(({ size, checksum }) => (checksum === undefined ? { size } : { size, checksum })) } : { parts: [] }),
     };
   }
 

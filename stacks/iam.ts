@@ -34,9 +34,15 @@ export function resolvedRoleArns(pipeline: Pipeline, refs: RoleReferences): Role
   };
 }
 
-/** Read the watched objects, and only them: one statement per trigger rule's prefix and suffix. */
+/**
+ * Read the watched objects, and only them: one statement per trigger rule's prefix and suffix. The
+ * *Attributes actions are GetObjectAttributes (the part sizes and part checksums that verify a multipart
+ * object against its composite checksum or ETag); S3 requires GetObjectVersionAttributes for a version.
+ */
 export function readSourceStatements(pipeline: Pipeline): PolicyStatement[] {
-  const actions = pipeline.source.versioned ? ["s3:GetObject", "s3:GetObjectVersion"] : ["s3:GetObject"];
+  const actions = pipeline.source.versioned
+    ? ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"]
+    : ["s3:GetObject", "s3:GetObjectAttributes"];
   return pipeline.rules.map((rule, i) => ({
     sid: `ReadSourceObjects${i}`,
     effect: "Allow",

@@ -11,7 +11,7 @@ describe("index records", () => {
     const change = parseRecord(s3Record({ eventName: "ObjectCreated:Put", bucket: "src", key: "incoming/a b.txt", sequencer: "00ab", size: 3, eTag: "e1", versionId: "v1" }));
     const record = presentRecord(
       change,
-      { computed: { sha256Hex: "a".repeat(64), crc32: 0 }, size: 3, eTag: "e1", contentType: "text/plain", lastModified: new Date("2026-11-24T10:00:00Z"), stored: {} },
+      { computed: { sha256Hex: "a".repeat(64) }, size: 3, eTag: "e1", contentType: "text/plain", lastModified: new Date("2026-11-24T10:00:00Z"), stored: {} },
       { verification: "absent" },
       ctx,
     );

@@ -8,12 +8,17 @@ import { parseRecord, type ObjectChange } from "../../lambda/event";
 import { indexKeys } from "../../lambda/index-keys";
 import { indexChange, type IndexerDeps } from "../../lambda/indexer";
 import * as zlib from "node:zlib";
-import { crc32Base64 } from "../../lambda/checksums";
 import { ChecksumMismatchError, ConflictError, ObjectForbiddenError } from "../../lambda/errors";
 import { s3Record, type EventSpec } from "../support/events";
 import { MemoryDocumentStore, MemoryObjectReader } from "../support/memory-io";
 
 const BUCKET = "src";
+/** CRC32 as S3 writes it: 4 bytes, big-endian, base64. */
+const crc32Base64 = (crc: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc >>> 0);
+  return b.toString("base64");
+};
 const keys = indexKeys("index/");
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -50,7 +55,7 @@ describe("creates", () => {
     const good = Buffer.from(sha("right"), "hex").toString("base64");
     const { eTag, size } = reader.add(BUCKET, "incoming/ok.txt", "right", undefined, { type: "FULL_OBJECT", sha256: good });
     await run(change({ eventName: "ObjectCreated:Put", key: "incoming/ok.txt", sequencer: "0A", eTag, size }));
-    expect(current("incoming/ok.txt").s3Checksum).toEqual({ type: "FULL_OBJECT", algorithm: "SHA256", value: good, verification: "match" });
+    expect(current("incoming/ok.txt").s3Checksum).toEqual({ type: "FULL_OBJECT", algorithm: "SHA256", source: "checksum", value: good, computed: good, verification: "match", verifiedBy: "SHA256" });
   });
 
   it("records nothing and fails when the bytes disagree with S3's checksum on every read, naming algorithm and both values", async () => {

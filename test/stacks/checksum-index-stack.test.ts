@@ -236,7 +236,7 @@ describe("execution role", () => {
     const statements = roleStatements(synthStack());
     const byAction = statements.map((st) => [st.sid, st.actions, st.resources]);
     expect(byAction).toEqual([
-      ["ReadSourceObjects0", ["s3:GetObject"], ["arn:aws:s3:::cix-test-source/incoming/*"]],
+      ["ReadSourceObjects0", ["s3:GetObject", "s3:GetObjectAttributes"], ["arn:aws:s3:::cix-test-source/incoming/*"]],
       ["ReadWriteIndexRecords", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], ["arn:aws:s3:::cix-test-index/index/*"]],
       ["FindIndexRecords", ["s3:ListBucket"], ["arn:aws:s3:::cix-test-index"]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:log-stream:\*$/)]],
@@ -258,10 +258,10 @@ describe("execution role", () => {
     expect(roleStatements(synthStack()).flatMap((st) => st.actions)).not.toContain("logs:CreateLogGroup");
   });
 
-  it("adds GetObjectVersion only for a versioned source", () => {
+  it("adds GetObjectVersion and GetObjectVersionAttributes only for a versioned source", () => {
     const actions = (s: SynthesizedStack) => roleStatements(s).find((st) => st.sid === "ReadSourceObjects0").actions;
-    expect(actions(synthStack())).toEqual(["s3:GetObject"]);
-    expect(actions(synthStack({ sourceBucket: { versioned: true } }))).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+    expect(actions(synthStack())).toEqual(["s3:GetObject", "s3:GetObjectAttributes"]);
+    expect(actions(synthStack({ sourceBucket: { versioned: true } }))).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"]);
   });
 
   it("scopes source reads to each rule's prefix and suffix", () => {

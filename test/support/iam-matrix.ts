@@ -41,6 +41,8 @@ export const MATRIX: Case[] = [
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/deep/path/ü b+c.bin", "Allowed"],
   ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed", {}, "kms"],
+  ["function", "s3:GetObjectAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed"],
+  ["function", "s3:GetObjectVersionAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed", {}, "kms"],
   ["function", "s3:GetObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
   ["function", "s3:PutObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
   ["function", "s3:DeleteObject", "arn:aws:s3:::IDX/index/by-sha256/00/SRC/abc.json", "Allowed"],
@@ -54,7 +56,9 @@ export const MATRIX: Case[] = [
 
   // Everything else: denied.
   ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
+  ["function", "s3:GetObjectVersionAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/outgoing/report.pdf", "Denied"],
+  ["function", "s3:GetObjectAttributes", "arn:aws:s3:::SRC/outgoing/report.pdf", "Denied"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incomingX/report.pdf", "Denied"],
   ["function", "s3:GetObject", "arn:aws:s3:::another-bucket/incoming/report.pdf", "Denied"],
   ["function", "s3:PutObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied"],

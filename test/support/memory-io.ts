@@ -1,8 +1,8 @@
 /** In-memory versions of the function's I/O (lambda/ports.ts), enforcing the same conditions S3 does. */
 import { createHash } from "node:crypto";
-import * as zlib from "node:zlib";
-import type { S3StoredChecksum } from "../../lambda/checksums";
+import { digestPlanFor, type S3StoredChecksum } from "../../lambda/checksums";
 import { ObjectGoneError, ObjectReplacedError } from "../../lambda/errors";
+import { digestStream } from "../../lambda/hashing";
 import type {
   DocumentStore,
   ObjectRead,
@@ -113,8 +113,10 @@ export class MemoryObjectReader implements ObjectReader {
     if (!object) throw new ObjectGoneError(`s3://${request.bucket}/${request.key} no longer exists`);
     if (request.ifMatch !== undefined && request.ifMatch !== object.eTag) throw new ObjectReplacedError(`s3://${request.bucket}/${request.key} no longer has ETag ${request.ifMatch}`);
     const body = this.corrupt ? this.corrupt(request, object.body) : object.body;
+    const { bytes: _bytes, ...computed } = await digestStream([body], digestPlanFor({ ...object.stored, size: object.body.length }));
     return {
-      computed: { sha256Hex: createHash("sha256").update(body).digest("hex"), crc32: zlib.crc32(body) >>> 0 },
+      // The function's own one-pass digest, planned from what "S3" stored, as the S3 reader does.
+      computed,
       size: body.length,
       eTag: object.eTag,
       versionId: request.versionId,

@@ -71,7 +71,7 @@ describe("the summary of real plans", () => {
     ]);
     const role = create.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role.direction).toBe("widens");
-    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObjectAttributes, + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
     // Creating the TLS-only bucket policies and public access blocks only takes access away.
     expect(create.summary.access.filter((a) => a.type === "aws_s3_bucket_policy").map((a) => a.direction)).toEqual(["narrows", "narrows"]);
     expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
@@ -96,7 +96,7 @@ describe("the summary of real plans", () => {
     });
     expect(versioned.markdown).toContain("**2 changes widen access**");
     const role = versioned.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
-    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersion"] });
+    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersionAttributes, + action s3:GetObjectVersion"] });
     expect(role.policyDiff).toMatch(/^\+\s+"s3:GetObjectVersion"/m);
     expect(versioned.markdown).toContain("⚠️ **widens access**");
     expect(versioned.markdown).toContain("```diff");
@@ -124,7 +124,7 @@ describe("the summary of real plans", () => {
     const role = fresh.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role.direction).toBe("widens");
     expect(role.facts[0]).toMatch(/^policy: known after apply; shown from data\.aws_iam_policy_document\.indexer_permissions_[0-9A-F]+, unknown parts marked/);
-    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + action s3:GetObjectAttributes, + resource arn:aws:s3:::cix-review-source/incoming/*");
     expect(role.facts).toContainEqual(expect.stringMatching(/^Allow Sid WriteOwnLogs: \+ action logs:CreateLogStream, \+ action logs:PutLogEvents, \+ resource ⟨aws_cloudwatch_log_group\.indexer_logs_[0-9A-F]+\.arn⟩:log-stream:\*$/));
     expect(role.facts).toContainEqual(expect.stringMatching(/^Allow Sid SendFailedEvents: \+ action sqs:SendMessage, \+ resource ⟨aws_sqs_queue\.indexer_failures_[0-9A-F]+\.arn⟩$/));
     expect(fresh.markdown).not.toMatch(/policy: \(known after apply\)/);
