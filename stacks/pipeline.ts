@@ -12,6 +12,7 @@ import {
   DEFAULT_INDEX_PREFIX,
   DEFAULT_SOURCE_PREFIX,
   INDEX_RECORD_SUFFIX,
+  INDEXED_EVENT_TYPES,
 } from "../lambda/contract";
 import {
   ConfigurationError,
@@ -498,7 +499,7 @@ export type EventPattern =
  * How each S3 notification event type is expressed as EventBridge matches it: the detail type, and the
  * detail fields that narrow it (S3's EventBridge events carry `reason` and, for deletions, `deletion-type`).
  */
-const EVENTBRIDGE_TYPES: Record<string, { detailType: string; detail?: Record<string, readonly string[]> }> = {
+const EVENTBRIDGE_TYPES: Record<(typeof INDEXED_EVENT_TYPES)[number], { detailType: string; detail?: Record<string, readonly string[]> }> = {
   "s3:ObjectCreated:*": { detailType: "Object Created" },
   "s3:ObjectCreated:Put": { detailType: "Object Created", detail: { reason: ["PutObject"] } },
   "s3:ObjectCreated:Post": { detailType: "Object Created", detail: { reason: ["POST Object"] } },
@@ -512,9 +513,6 @@ const EVENTBRIDGE_TYPES: Record<string, { detailType: string; detail?: Record<st
   "s3:LifecycleExpiration:DeleteMarkerCreated": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"], "deletion-type": ["Delete Marker Created"] } },
 };
 
-/** The EventBridge event types this stack can route, for error messages and docs. */
-export const EVENTBRIDGE_EVENT_TYPES = Object.keys(EVENTBRIDGE_TYPES);
-
 /** EventBridge's wildcard filter treats "*" and "\\" specially: escape them in literal parts. */
 const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`);
 
@@ -525,8 +523,8 @@ const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`
  */
 export function eventPattern(bucket: string, rule: TriggerRule): EventPattern {
   const types = rule.events.map((event) => {
-    const type = EVENTBRIDGE_TYPES[event];
-    if (!type) throw new ConfigurationError(`triggers: "${event}" cannot be routed through EventBridge: use one of ${EVENTBRIDGE_EVENT_TYPES.join(", ")}.`);
+    const type = EVENTBRIDGE_TYPES[event as (typeof INDEXED_EVENT_TYPES)[number]];
+    if (!type) throw new ConfigurationError(`triggers: "${event}" cannot be routed through EventBridge: use one of ${INDEXED_EVENT_TYPES.join(", ")}.`);
     return type;
   });
   const object: Record<string, unknown> = {};
