@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
-import { ChecksumIndexStack } from "./checksum-index-stack";
+import { ChecksumIndexStack, type ChecksumIndexStackProps } from "./checksum-index-stack";
 
 export interface AppSettings {
   /** Prefix of every name; the stacks append "-dev" and "-prod". @default "checksum-index" */
@@ -35,32 +35,39 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): A
   };
 }
 
-export function defineStacks(app: App, settings: AppSettings = {}): ChecksumIndexStack[] {
+/** The props of each stack of the app: what `defineStacks` builds, and what an upgrade test starts from. */
+export function stackProps(settings: AppSettings = {}): { dev: ChecksumIndexStackProps; prod: ChecksumIndexStackProps } {
   const prefix = settings.namePrefix ?? "checksum-index";
   const common = {
     region: settings.region,
     accountId: settings.accountId,
     backend: settings.stateBucket ? ({ type: "s3", bucket: settings.stateBucket } as const) : undefined,
   };
-  const dev = new ChecksumIndexStack(app, "dev", {
-    ...common,
-    namePrefix: `${prefix}-dev`,
-    // Test data: a destroy may delete it.
-    sourceBucket: { forceDestroy: true },
-    index: { forceDestroy: true },
-    function: { logRetentionDays: 14 },
-    tags: { application: "s3-checksum-index", environment: "dev" },
-  });
-  const prod = new ChecksumIndexStack(app, "prod", {
-    ...common,
-    namePrefix: `${prefix}-prod`,
-    // Versions: the index names the exact bytes that were hashed, and an overwrite cannot lose them.
-    sourceBucket: { versioned: true },
-    index: { versioned: true },
-    function: { memorySize: 1024, logRetentionDays: 365 },
-    tags: { application: "s3-checksum-index", environment: "prod" },
-  });
-  return [dev, prod];
+  return {
+    dev: {
+      ...common,
+      namePrefix: `${prefix}-dev`,
+      // Test data: a destroy may delete it.
+      sourceBucket: { forceDestroy: true },
+      index: { forceDestroy: true },
+      function: { logRetentionDays: 14 },
+      tags: { application: "s3-checksum-index", environment: "dev" },
+    },
+    prod: {
+      ...common,
+      namePrefix: `${prefix}-prod`,
+      // Versions: the index names the exact bytes that were hashed, and an overwrite cannot lose them.
+      sourceBucket: { versioned: true },
+      index: { versioned: true },
+      function: { memorySize: 1024, logRetentionDays: 365 },
+      tags: { application: "s3-checksum-index", environment: "prod" },
+    },
+  };
+}
+
+export function defineStacks(app: App, settings: AppSettings = {}): ChecksumIndexStack[] {
+  const props = stackProps(settings);
+  return [new ChecksumIndexStack(app, "dev", props.dev), new ChecksumIndexStack(app, "prod", props.prod)];
 }
 
 export interface SynthesizedStack {

@@ -11,15 +11,22 @@ const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 export type BundledHandler = (event: unknown, context?: { awsRequestId: string }) => Promise<void>;
 
 /**
- * Unzips the bundle into a new folder and requires handler.js, after `env` is set in process.env (the
+ * Builds the bundle, unzips it and requires handler.js, after `env` is set in process.env (the
  * handler reads its configuration from there, as in Lambda).
  */
 export function loadBundledHandler(env: Record<string, string>): BundledHandler {
   const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT_ROOT });
   // Content-addressed, like the zip itself: one folder per version of the code, reused, never piling up.
-  const dir = path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex, "unzipped");
+  return loadHandlerFromZip(bundle.zip, path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex, "unzipped"), env);
+}
+
+/**
+ * Unzips a function zip (such as the one a deploy uploaded) into `dir` and requires its handler.js, after
+ * `env` is set in process.env. A module is loaded once per folder: use a new folder for another environment.
+ */
+export function loadHandlerFromZip(zip: Uint8Array, dir: string, env: Record<string, string>): BundledHandler {
   mkdirSync(dir, { recursive: true });
-  for (const [name, bytes] of Object.entries(unzipSync(bundle.zip))) {
+  for (const [name, bytes] of Object.entries(unzipSync(zip))) {
     // Write then rename: another process may be loading the same files at this moment.
     const partial = path.join(dir, `${name}.${process.pid}.partial`);
     writeFileSync(partial, bytes);
