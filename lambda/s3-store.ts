@@ -58,6 +58,12 @@ const isForbidden = (e: unknown) => errorName(e) === "AccessDenied" || status(e)
 
 const unquote = (etag: string | undefined) => (etag ?? "").replace(/^"|"$/g, "");
 
+/**
+ * An ETag as HTTP writes an entity tag, in double quotes. S3 also accepts it bare, but other servers compare
+ * If-Match literally with the quoted value they store (moto's HeadObject does).
+ */
+const quoteETag = (eTag: string) => `"${eTag}"`;
+
 export class S3ObjectReader implements ObjectReader {
   constructor(private readonly s3: S3Client) {}
 
@@ -67,7 +73,7 @@ export class S3ObjectReader implements ObjectReader {
       Bucket: request.bucket,
       Key: request.key,
       VersionId: request.versionId,
-      IfMatch: request.ifMatch,
+      IfMatch: request.ifMatch === undefined ? undefined : quoteETag(request.ifMatch),
     };
     // The body first: its errors say which of key, version or bucket is missing (a HEAD's 404 cannot).
     let body: Readable;
@@ -105,7 +111,7 @@ export class S3ObjectReader implements ObjectReader {
     let head: HeadObjectCommandOutput;
     try {
       head = await this.s3.send(
-        new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId ?? versionId, IfMatch: eTag, ChecksumMode: "ENABLED" }),
+        new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId ?? versionId, IfMatch: quoteETag(eTag), ChecksumMode: "ENABLED" }),
       );
     } catch (error) {
       throw this.translate(error, where);

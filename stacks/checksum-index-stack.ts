@@ -2,6 +2,8 @@ import { Annotations, Fn, LocalBackend, S3Backend, TerraformOutput, TerraformSta
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { DEFAULT_EVENTS, DEFAULT_INDEX_PREFIX, DEFAULT_SOURCE_PREFIX, INDEX_RECORD_SUFFIX } from "../lambda/contract";
+import { IndexerAlarms, type AlarmsProps } from "./constructs/alarms";
+import { BucketLifecycle, type LifecycleProps } from "./constructs/bucket-lifecycle";
 import { BucketTrigger } from "./constructs/bucket-trigger";
 import { IndexerFunction, type IndexerFunctionProps } from "./constructs/indexer-function";
 import { SecureBucket } from "./constructs/secure-bucket";
@@ -123,6 +125,10 @@ export interface ChecksumIndexStackProps {
   readonly tags?: Record<string, string>;
   /** Terraform state backend. @default { type: "local" } */
   readonly backend?: BackendProps;
+  /** CloudWatch alarms on failed, dropped and throttled events. @default on, notifying nobody: see AlarmsProps */
+  readonly alarms?: AlarmsProps;
+  /** Lifecycle rules of the created buckets. @default see LifecycleProps (7 days, 30 days) */
+  readonly lifecycle?: LifecycleProps;
 }
 
 /** The whole product: source bucket → notification → alias → indexer function → index bucket. */
@@ -136,6 +142,8 @@ export class ChecksumIndexStack extends TerraformStack {
   /** The notification rules, with defaults applied: what local mode routes events by. */
   public readonly rules: readonly TriggerRule[];
   public readonly indexPrefix: string;
+  /** The alarms, unless turned off. */
+  public readonly alarms?: IndexerAlarms;
 
   constructor(scope: Construct, id: string, props: ChecksumIndexStackProps) {
     super(scope, id);
@@ -212,6 +220,23 @@ export class ChecksumIndexStack extends TerraformStack {
           forceDestroy: props.index?.forceDestroy,
         });
     this.indexBucketName = this.indexBucket?.bucketName ?? sourceBucket?.bucketName ?? indexName;
+    // Lifecycle rules only on buckets the stack creates: an existing bucket's lifecycle is its owner's.
+    const lifecycle = props.lifecycle ?? {};
+    if (sourceBucket) {
+      new BucketLifecycle(this, "source-lifecycle", {
+        bucket: sourceBucket.bucket.id,
+        abortIncompleteMultipartUploadDays: lifecycle.abortIncompleteMultipartUploadDays,
+        dependsOn: sourceBucket.versioning ? [sourceBucket.versioning] : undefined,
+      });
+    }
+    if (this.indexBucket) {
+      new BucketLifecycle(this, "index-lifecycle", {
+        bucket: this.indexBucket.bucket.id,
+        abortIncompleteMultipartUploadDays: lifecycle.abortIncompleteMultipartUploadDays,
+        noncurrentVersionExpirationDays: lifecycle.noncurrentIndexVersionDays ?? 30,
+        dependsOn: this.indexBucket.versioning ? [this.indexBucket.versioning] : undefined,
+      });
+    }
     // ARNs are built from the (literal) names so that the plan shows whole IAM policies, not "(known after apply)".
     const indexArn = `arn:aws:s3:::${indexName}`;
 
@@ -247,7 +272,17 @@ export class ChecksumIndexStack extends TerraformStack {
       bucketOwnerAccountId: accountId,
       alias: this.indexer.alias,
       rules: this.rules,
+      dependsOn: sourceBucket ? [sourceBucket.policy] : undefined,
     });
+
+    if (props.alarms?.enabled ?? true) {
+      this.alarms = new IndexerAlarms(this, "alarms", {
+        ...props.alarms,
+        namePrefix: props.namePrefix,
+        functionName: this.indexer.function.functionName,
+        failureQueueName: this.indexer.failureQueue.name,
+      });
+    }
 
     new TerraformOutput(this, "source_bucket", { value: this.source.bucketName, description: "Bucket whose uploads are indexed." });
     new TerraformOutput(this, "index_bucket", { value: this.indexBucketName, description: "Bucket that holds the index records." });

@@ -78,10 +78,10 @@ describe("the dev stack, deployed with npx cdktf deploy", () => {
     expect(notification.LambdaFunctionConfigurations).toEqual([
       expect.objectContaining({
         LambdaFunctionArn: ALIAS_ARN,
-        Events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
         Filter: { Key: { FilterRules: [{ Name: "Prefix", Value: "incoming/" }] } },
       }),
     ]);
+    expect(notification.LambdaFunctionConfigurations![0].Events!.sort()).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]);
     expect(notification.QueueConfigurations ?? []).toEqual([]);
     expect(notification.TopicConfigurations ?? []).toEqual([]);
   });
@@ -156,6 +156,29 @@ describe("the dev stack, deployed with npx cdktf deploy", () => {
     const queue = await readQueue(clients.sqs, `${FUNCTION}-failures`);
     expect(queue).toMatchObject({ SqsManagedSseEnabled: "true", MessageRetentionPeriod: String(14 * 86400) });
     expect(await readLogGroup(clients.logs, `/aws/lambda/${FUNCTION}`)).toMatchObject({ retentionInDays: 14 });
+  });
+
+  it("aborts incomplete multipart uploads on both buckets and expires replaced index versions", async () => {
+    const rules = async (bucket: string) =>
+      (await readBucket(clients.s3, bucket)).lifecycle.map((r) => [r.ID, r.Status, r.AbortIncompleteMultipartUpload?.DaysAfterInitiation, r.NoncurrentVersionExpiration?.NoncurrentDays]);
+    expect(await rules(SOURCE)).toEqual([["abort-incomplete-multipart-uploads", "Enabled", 7, undefined]]);
+    expect(await rules(INDEX)).toEqual([
+      ["abort-incomplete-multipart-uploads", "Enabled", 7, undefined],
+      ["expire-noncurrent-versions", "Enabled", undefined, 30],
+    ]);
+  });
+
+  it("alarms on failed events, errors, throttles and dropped events, notifying nobody by default", async () => {
+    const alarms = await readAlarms(clients.cloudwatch, PREFIX);
+    expect(alarms.map((a) => [a.AlarmName, a.Namespace, a.MetricName, a.Statistic, a.Threshold, a.ComparisonOperator, a.TreatMissingData, a.Dimensions]).sort()).toEqual(
+      [
+        [`${PREFIX}-dropped-events`, "AWS/Lambda", "AsyncEventsDropped", "Sum", 1, "GreaterThanOrEqualToThreshold", "notBreaching", [{ Name: "FunctionName", Value: FUNCTION }]],
+        [`${PREFIX}-errors`, "AWS/Lambda", "Errors", "Sum", 1, "GreaterThanOrEqualToThreshold", "notBreaching", [{ Name: "FunctionName", Value: FUNCTION }]],
+        [`${PREFIX}-failed-events`, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 1, "GreaterThanOrEqualToThreshold", "notBreaching", [{ Name: "QueueName", Value: `${FUNCTION}-failures` }]],
+        [`${PREFIX}-throttles`, "AWS/Lambda", "Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold", "notBreaching", [{ Name: "FunctionName", Value: FUNCTION }]],
+      ].sort(),
+    );
+    for (const alarm of alarms) expect(alarm.AlarmActions ?? []).toEqual([]);
   });
 
   it("plans no changes right after the deploy (except moto's known differences)", () => {
@@ -254,6 +277,17 @@ describe("upgrades of the deployed dev stack", () => {
     expect(rolePolicies[0].document.Statement).toContainEqual(
       expect.objectContaining({ Sid: "UseBucketKeys", Action: expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey"]), Resource: keyArn }),
     );
+    expectNoChanges(workspace, "dev");
+  });
+});
+
+describe("operations upgrades of the deployed dev stack", () => {
+  it("creates an SNS topic for the alarms and makes it their action", async () => {
+    await upgrade({ alarms: { topic: { create: true } } });
+    const topicArn = `arn:aws:sns:${MOTO_REGION}:${MOTO_ACCOUNT}:${PREFIX}-alarms`;
+    const alarms = await readAlarms(clients.cloudwatch, PREFIX);
+    expect(alarms).toHaveLength(4);
+    for (const alarm of alarms) expect([alarm.AlarmActions, alarm.OKActions]).toEqual([[topicArn], [topicArn]]);
     expectNoChanges(workspace, "dev");
   });
 });

@@ -4,7 +4,7 @@
  * `terraform plan` again afterwards to prove that the deployed resources match the configuration.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { terraformRunner, writeCliConfig, providerMirrorPath, assertMirrorHasAws } from "../../tools/terraform";
 import { isolatedAwsEnv, type MotoServer } from "./moto-server";
@@ -70,6 +70,8 @@ export function deployWorkspace(root: string, moto: MotoServer, extraEnv: Record
   return { outdir, env, stackDir: (stack) => path.join(outdir, "stacks", stack) };
 }
 
+let commandCount = 0;
+
 /** Runs `npx cdktf <args>` in the project root, as a user does, and returns its output. */
 export function cdktf(args: string[], workspace: DeployWorkspace, extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -81,6 +83,10 @@ export function cdktf(args: string[], workspace: DeployWorkspace, extraEnv: Node
     let output = "";
     child.stdout.on("data", (c) => (output += c));
     child.stderr.on("data", (c) => (output += c));
+    // The whole output, kept beside the state: what to read when a deploy hangs or fails.
+    const logFile = path.join(path.dirname(workspace.outdir), `cdktf-${args[0]}-${++commandCount}.log`);
+    child.stdout.on("data", (c) => appendFileSync(logFile, c));
+    child.stderr.on("data", (c) => appendFileSync(logFile, c));
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     child.once("error", reject);
     child.once("exit", (code) => {

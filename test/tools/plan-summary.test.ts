@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
 import { renderMarkdown, summarizePlan, type PlanSummary } from "../../tools/plan/plan-summary";
 import { planStack } from "../../tools/plan";
-import { OFFLINE_STATE_FILE, terraformRunner } from "../../tools/terraform";
+import { OFFLINE_STATE_FILE, offlineWorkDir, terraformRunner } from "../../tools/terraform";
 import { stateFromCreatePlan } from "../support/terraform-state";
 import { tempDir } from "../support/temp";
 
@@ -34,7 +34,7 @@ let create: ReturnType<typeof plan>;
 beforeAll(() => {
   create = plan({}, "create");
   const tf = terraformRunner(work);
-  const schema = JSON.parse(tf.ok(["providers", "schema", "-json"], stackDir));
+  const schema = JSON.parse(tf.ok(["providers", "schema", "-json"], offlineWorkDir(stackDir)));
   writeFileSync(path.join(stackDir, OFFLINE_STATE_FILE), JSON.stringify(stateFromCreatePlan(create.json, schema)));
   copyFileSync(path.join(stackDir, OFFLINE_STATE_FILE), path.join(work, "applied.tfstate"));
 }, 120_000);
@@ -47,7 +47,7 @@ function fromApplied(props: Partial<ChecksumIndexStackProps>, name: string) {
 
 describe("the summary of real plans", () => {
   it("an initial create: counts, every resource, and the access it grants", () => {
-    expect(create.summary.counts).toEqual({ add: 21, change: 0, replace: 0, destroy: 0 });
+    expect(create.summary.counts).toEqual({ add: 25, change: 0, replace: 0, destroy: 0 });
     expect(create.summary.dangers).toEqual([]);
     const permission = create.summary.access.find((a) => a.type === "aws_lambda_permission")!;
     expect(permission.facts).toEqual([
@@ -60,7 +60,7 @@ describe("the summary of real plans", () => {
     ]);
     const role = create.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
-    expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
+    expect(create.markdown).toContain("**25 to add, 0 to change, 0 to replace, 0 to destroy.**");
     expect(create.markdown).toMatch(/\| `\+` \| create \| `aws_s3_bucket_notification\.trigger_notification_[0-9A-F]+` \| aws_s3_bucket_notification \|/);
   });
 
@@ -69,7 +69,8 @@ describe("the summary of real plans", () => {
     // Only what the change touches: the "applied" state matches the rest of the configuration exactly.
     expect(versioned.summary.changes.map((c) => [c.type, c.action])).toEqual([
       ["aws_iam_role_policy", "update"],
-      ["aws_s3_bucket_versioning", "update"],
+      // Versioning is a resource only while it is on.
+      ["aws_s3_bucket_versioning", "create"],
     ]);
     const role = versioned.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersion"] });
