@@ -2,6 +2,7 @@
  * The bundled handler against a real S3-compatible server on loopback: real uploads, events built exactly
  * as S3 sends them, and an index checked against SHA-256 computed here, independently.
  */
+import { invokeHandler } from "../support/handler-logs";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -34,28 +35,14 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Runs the handler, collecting its JSON log lines. */
+/** Runs the handler, collecting its JSON log lines (kept in `logs` when it throws). */
 async function invoke(event: unknown): Promise<any[]> {
   const lines: any[] = [];
-  const capture = (chunk: unknown) => {
-    for (const line of String(chunk).split("\n").filter(Boolean)) {
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // Not ours (the SDK's Node version warning).
-      }
-    }
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture as any);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture as any);
   try {
-    await handler(event, { awsRequestId: `req-${++sequence}` });
+    return await invokeHandler(handler, event, `req-${++sequence}`, lines);
   } finally {
-    vi.restoreAllMocks();
     logs = lines;
   }
-  return lines;
 }
 
 const nextSequencer = () => (++sequence).toString(16).toUpperCase().padStart(18, "0");

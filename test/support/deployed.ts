@@ -31,11 +31,13 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { vi } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
 import { loadHandlerFromZip, type BundledHandler } from "../../tools/local/bundled-handler";
 import { s3Event, type EventSpec } from "./events";
+import { invokeHandler } from "./handler-logs";
 import type { MotoServer } from "./moto-server";
+
+export { invokeHandler } from "./handler-logs";
 import { sha256Base64 } from "./moto-differences";
 import { tempDir } from "./temp";
 
@@ -187,29 +189,6 @@ export async function loadDeployedHandler(
     AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
   });
   return { handler, environment };
-}
-
-/** Runs a handler on an event, with its JSON log lines captured (and returned). */
-export async function invokeHandler(handler: BundledHandler, event: unknown, requestId: string): Promise<any[]> {
-  const lines: any[] = [];
-  const capture = (chunk: unknown) => {
-    for (const line of String(chunk).split("\n").filter(Boolean)) {
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // Not a log line of the handler (the SDK's Node version warning).
-      }
-    }
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture as any);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture as any);
-  try {
-    await handler(event, { awsRequestId: requestId });
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return lines;
 }
 
 const sha256Hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
