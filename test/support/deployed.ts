@@ -34,6 +34,8 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-s
 import { indexKeys } from "../../lambda/index-keys";
 import { loadHandlerFromZip, type BundledHandler } from "../../tools/local/bundled-handler";
 import { s3Event, type EventSpec } from "./events";
+import { rolePolicyStatements } from "../../stacks/iam";
+import { resolvePipeline, type ChecksumIndexStackProps } from "../../stacks/pipeline";
 import { invokeHandler } from "./handler-logs";
 import type { MotoServer } from "./moto-server";
 
@@ -260,3 +262,16 @@ export async function runDeployedBytes(
   );
   return { uploads, records, removedRecord: await read(keys.current(options.sourceBucket, removed.key)) };
 }
+
+/**
+ * What the deployed role's policy must hold: the statements the stack designs (stacks/iam.ts) for these
+ * props, with every ARN written out for the account, as [Sid, sorted actions, resources].
+ */
+export function designedRoleStatements(stack: string, props: ChecksumIndexStackProps, account: string): Array<[string, string[], string[]]> {
+  const pipeline = resolvePipeline(stack, { ...props, accountId: account });
+  return rolePolicyStatements(pipeline, { logGroupArn: "unused", queueArn: "unused" }).map((s) => [s.sid, [...s.actions].sort(), s.resources]);
+}
+
+/** The deployed role's policy as [Sid, sorted actions, resources]. */
+export const deployedStatements = (document: any): Array<[string, string[], string[]]> =>
+  document.Statement.map((s: any) => [s.Sid, [s.Action].flat().sort(), [s.Resource].flat()]);
