@@ -14,16 +14,19 @@ import {
   GetObjectAclCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type IndexRecord } from "../../lambda/index-record";
+import { runCli } from "../../tools/index-cli";
+import { LOCAL_CREDENTIALS } from "../../tools/local/local-endpoint";
 import type { S3rverBackend } from "../../tools/local/s3rver-backend";
-import { inParallel, startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
+import { deleteInParallel } from "../support/parallel-deletes";
+import { startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
 
 const SOURCE = "checksum-index-dev-source";
 const INDEX = "checksum-index-dev-index";
@@ -40,18 +43,6 @@ async function record(key: string): Promise<IndexRecord | undefined> {
   }
 }
 
-async function listAll(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  for (let page = 0; page < 100; page++) {
-    const listed = await local.client.send(new ListObjectsV2Command({ Bucket: SOURCE, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(listed.Contents ?? []).map((o) => o.Key!));
-    token = listed.NextContinuationToken;
-    if (!listed.IsTruncated) break;
-  }
-  return keys;
-}
-
 const linesFor = (prefix: string, key: string) => local.lines.filter((l) => l === `${prefix}  s3://${SOURCE}/${key}` || l.startsWith(`${prefix}  s3://${SOURCE}/${key}  `)).length;
 
 beforeAll(async () => {
@@ -60,40 +51,14 @@ beforeAll(async () => {
 afterAll(async () => local?.close());
 
 describe("events come from what the server did", () => {
-  it("deleting 400 keys of nested folders in parallel, single and multi-object, while others upload into the same folders, leaves the index equal to the bucket", async () => {
-    // Folders shared by many keys, so that parallel deletes empty the same folders at the same time.
-    const keys = Array.from({ length: 400 }, (_, i) => `incoming/par/d${i % 4}/e${i % 3}/f${i % 5}/obj-${i}.txt`);
-    await inParallel(keys, 16, async (key) => {
-      await local.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: `body of ${key}` }));
-    });
-    await local.settled();
-    expect(local.count("indexed  s3://")).toBeGreaterThanOrEqual(400);
-
-    const single = keys.slice(0, 240);
-    const batches = Array.from({ length: 8 }, (_, b) => keys.slice(240 + b * 20, 260 + b * 20));
-    const newcomers = Array.from({ length: 60 }, (_, i) => `incoming/par/d${i % 4}/e${i % 3}/f${i % 5}/new-${i}.txt`);
-    const failures: string[] = [];
-    const note = (what: string) => (error: Error) => void failures.push(`${what}: ${error.name} ${error.message}`);
-    await Promise.all([
-      inParallel(single, 32, (key) => local.client.send(new DeleteObjectCommand({ Bucket: SOURCE, Key: key })).then(() => undefined, note(key))),
-      inParallel(batches, 8, async (batch) => {
-        const answer = await local.client.send(new DeleteObjectsCommand({ Bucket: SOURCE, Delete: { Objects: batch.map((Key) => ({ Key })) } }));
-        expect(answer.Errors ?? []).toEqual([]);
-      }),
-      inParallel(newcomers, 8, (key) => local.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: key })).then(() => undefined, note(key))),
-    ]);
-    expect(failures).toEqual([]);
-    await local.settled();
-
-    expect(local.lines.filter((l) => l.startsWith("! "))).toEqual([]);
-    const removed = keys.filter((key) => linesFor("removed", key) === 1);
-    expect(removed.length).toBe(400);
-    // The index says exactly what the bucket holds.
-    const inBucket = new Set(await listAll("incoming/par/"));
-    expect([...inBucket].sort()).toEqual([...newcomers].sort());
-    const states = await Promise.all([...keys, ...newcomers].map(async (key) => [key, (await record(key))?.state] as const));
-    const wrong = states.filter(([key, state]) => (state === "present") !== inBucket.has(key));
-    expect(wrong).toEqual([]);
+  it("deleting 120 keys of nested folders in parallel, single and multi-object, while others upload into the same folders, leaves the index equal to the bucket", async () => {
+    // The 400-key run is in the clients suite (npm run test:clients).
+    const outcome = await deleteInParallel(local, { keys: 120, newcomers: 24 });
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.problems).toEqual([]);
+    expect(outcome.removedOnce).toBe(120);
+    expect(outcome.bucketMinusExpected).toEqual([]);
+    expect(outcome.indexDisagreesWithBucket).toEqual([]);
     expect(existsSync(local.failureLog)).toBe(false);
   });
 
@@ -189,6 +154,62 @@ describe("events come from what the server did", () => {
       .send(new UploadPartCopyCommand({ Bucket: SOURCE, Key: "incoming/mp/x.bin", UploadId: "0123abcd", PartNumber: 1, CopySource: `${SOURCE}/incoming/mp/source.bin` }))
       .catch((e) => e);
     expect(missing.name).toBe("NoSuchUpload");
+  });
+});
+
+describe("verify finds what the index gets wrong, and --repair fixes it through the function's code", () => {
+  async function cli(...args: string[]) {
+    const out: string[] = [];
+    const progress: string[] = [];
+    const env = {
+      ...process.env,
+      AWS_ENDPOINT_URL_S3: local.endpoint.url,
+      S3_FORCE_PATH_STYLE: "true",
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_REGION: "us-east-1",
+      INDEX_BUCKET: INDEX,
+      INDEX_PREFIX: "index/",
+    };
+    const code = await runCli(args, env, { out: (l) => out.push(l), err: (l) => out.push(l), progress: (l) => progress.push(l) });
+    return { code, out: out.join("\n"), progress };
+  }
+
+  it("reports a record whose object is gone, a wrong checksum and an unindexed object, with progress and ETA; --repair makes all match", async () => {
+    for (const name of ["a", "b", "c"]) await local.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: `incoming/v/${name}.txt`, Body: `content ${name}` }));
+    await local.settled();
+    // Behind local mode's back (straight to the server): b disappears and d appears without events.
+    const direct = new S3Client({ endpoint: local.endpoint.backend.url, region: "us-east-1", forcePathStyle: true, credentials: LOCAL_CREDENTIALS, requestChecksumCalculation: "WHEN_REQUIRED" });
+    await direct.send(new DeleteObjectCommand({ Bucket: SOURCE, Key: "incoming/v/b.txt" }));
+    await direct.send(new PutObjectCommand({ Bucket: SOURCE, Key: "incoming/v/d.txt", Body: "content d" }));
+    direct.destroy();
+    const c = (await record("incoming/v/c.txt"))!;
+    await local.client.send(new PutObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, "incoming/v/c.txt"), Body: JSON.stringify({ ...c, sha256: "0".repeat(64) }) }));
+
+    const found = await cli("verify", `s3://${SOURCE}/incoming/v/`);
+    expect(found.code).toBe(1);
+    expect(found.out).toContain(`gone       s3://${SOURCE}/incoming/v/b.txt  the index says present, the object is gone`);
+    expect(found.out).toContain(`mismatch   s3://${SOURCE}/incoming/v/c.txt  content is ${sha256("content c")}`);
+    expect(found.out).toContain(`unindexed  s3://${SOURCE}/incoming/v/d.txt`);
+    expect(found.out).toMatch(/verified 4: 1 match, 1 mismatch, 1 unindexed, 1 gone, 0 corrupt$/m);
+    const withEta = found.progress.filter((l) => /^verify s3:\/\/\S+  \d+\/\d+  .* elapsed  ETA \d+ s$/.test(l));
+    expect(withEta.length).toBeGreaterThan(0);
+    const [done, total] = found.progress.filter((l) => /\d+\/\d+/.test(l)).at(-1)!.match(/(\d+)\/(\d+)/)!.slice(1).map(Number);
+    expect(done).toBe(total);
+
+    const repaired = await cli("verify", `s3://${SOURCE}/incoming/v/`, "--repair");
+    expect(repaired.out).toMatch(/verified 4: 1 match, 0 mismatch, 0 unindexed, 0 gone, 0 corrupt, 3 repaired$/m);
+    expect(repaired.code).toBe(0);
+    const after = await cli("verify", `s3://${SOURCE}/incoming/v/`);
+    expect(after.out).toMatch(/verified 3: 3 match, 0 mismatch, 0 unindexed, 0 gone, 0 corrupt$/m);
+    expect(after.code).toBe(0);
+    expect(await record("incoming/v/b.txt")).toMatchObject({ state: "deleted" });
+    expect(await record("incoming/v/c.txt")).toMatchObject({ state: "present", sha256: sha256("content c") });
+    expect(await record("incoming/v/d.txt")).toMatchObject({ state: "present", sha256: sha256("content d") });
+    // A real event after the repair still wins over it.
+    await local.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: "incoming/v/c.txt", Body: "newer c" }));
+    await local.settled();
+    expect(await record("incoming/v/c.txt")).toMatchObject({ sha256: sha256("newer c") });
   });
 });
 
