@@ -27,6 +27,10 @@ import { LOCAL_CREDENTIALS } from "../../tools/local/local-endpoint";
 import type { S3rverBackend } from "../../tools/local/s3rver-backend";
 import { deleteInParallel } from "../support/parallel-deletes";
 import { startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
+import { startLocalMode } from "../../tools/local-mode";
+import { tempDir } from "../support/temp";
+
+const startInProcessLocalModeOnPort = (port: number) => startLocalMode({ port, dataDir: tempDir("cix-port-"), stack: "dev", print: () => {} });
 
 const SOURCE = "checksum-index-dev-source";
 const INDEX = "checksum-index-dev-index";
@@ -245,5 +249,20 @@ describe("answers real clients need", () => {
     // incoming/fault/ lost its only object; incoming/mp/ still holds objects.
     expect(existsSync(path.join(local.dataDir, "s3", SOURCE, "incoming", "fault"))).toBe(false);
     expect(existsSync(path.join(local.dataDir, "s3", SOURCE, "incoming", "mp"))).toBe(true);
+  });
+});
+
+describe("npm start on a taken port", () => {
+  it("says the port is taken and suggests --port", async () => {
+    const holder = await startInProcessLocalMode();
+    try {
+      const error = await startInProcessLocalModeOnPort(holder.endpoint.port).catch((e) => e);
+      expect(error.name).toBe("PortInUseError");
+      expect(error.message).toBe(
+        `port ${holder.endpoint.port} on 127.0.0.1 is already in use (another npm start?): choose another with --port, e.g. npm start -- --port ${holder.endpoint.port + 1}, or --port 0 for any free port`,
+      );
+    } finally {
+      await holder.close();
+    }
   });
 });
