@@ -19,15 +19,25 @@ export function decide(incomingSequencer: string, current: Pick<IndexRecord, "se
 }
 
 /**
- * Whether a removal changes the key's current state. Deleting one version of a versioned object
- * (ObjectRemoved:Delete with a version id) removes the current state only when that version is the one
- * the index holds as current; any other version's removal leaves the current object where it is.
+ * What a removal requires. In a versioned bucket (the event carries a version id), deleting the current
+ * version or a delete marker makes an older version current again, and deleting a non-current version
+ * changes nothing current: only S3 knows what it serves now, so it is asked ("ask-s3"). Without versions, a
+ * removal leaves nothing behind ("tombstone").
  */
-export function removalAffectsCurrent(
-  removal: { eventName: string; versionId?: string },
-  current: Pick<IndexRecord, "versionId" | "state"> | undefined,
-): boolean {
-  if (removal.eventName !== "ObjectRemoved:Delete" || removal.versionId === undefined) return true;
-  if (current === undefined) return true;
-  return current.versionId === removal.versionId;
+export function removalPlan(removal: { versionId?: string }): "ask-s3" | "tombstone" {
+  return removal.versionId !== undefined ? "ask-s3" : "tombstone";
+}
+
+/** Whether a removal deletes one version's bytes for good (its version record becomes a tombstone). */
+export function deletesVersion(removal: { removal?: string; versionId?: string }): boolean {
+  return removal.removal === "delete" && removal.versionId !== undefined;
+}
+
+/**
+ * The outcome of a read's checksum verdict at attempt `attempt` of `maxAttempts`: a mismatch is read again
+ * while attempts remain ("reread"), then is final ("fail"); anything else may be recorded.
+ */
+export function verificationStep(verification: string, attempt: number, maxAttempts: number): "record" | "reread" | "fail" {
+  if (verification !== "mismatch") return "record";
+  return attempt < maxAttempts ? "reread" : "fail";
 }

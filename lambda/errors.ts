@@ -57,3 +57,42 @@ export class RecordsFailedError extends IndexerError {
     );
   }
 }
+
+/**
+ * The bytes read disagree with the checksum S3 stored, on every read: the object (or the path to it) is
+ * corrupted. Nothing is recorded for the key; the invocation fails so that the event reaches the failure
+ * queue.
+ */
+export class ChecksumMismatchError extends IndexerError {
+  readonly code = "ChecksumMismatch";
+
+  constructor(
+    readonly details: {
+      readonly bucket: string;
+      readonly key: string;
+      readonly versionId?: string;
+      readonly algorithm: string;
+      /** S3's stored value (base64, as S3 returns it). */
+      readonly stored: string;
+      /** The value computed from the bytes read, when the function computes that algorithm. */
+      readonly computed?: string;
+      readonly sha256: string;
+      readonly attempts: number;
+    },
+  ) {
+    super(
+      `s3://${details.bucket}/${details.key}${details.versionId ? ` (version ${details.versionId})` : ""}: S3's stored ${details.algorithm} is ` +
+        `${details.stored}, the bytes read give ${details.computed ?? `(not computed; SHA-256 ${details.sha256})`}, on ${details.attempts} read(s)`,
+    );
+  }
+}
+
+/** The invocation is about to run out of time: the record is not started (or not retried), so Lambda retries the event. */
+export class DeadlineError extends IndexerError {
+  readonly code = "Deadline";
+}
+
+/** A record of the event could not be parsed (or unwrapped); the invocation fails so that it is not lost. */
+export class RejectedRecordError extends IndexerError {
+  readonly code = "RejectedRecord";
+}

@@ -1,54 +1,89 @@
 /**
  * Entry point of the indexer function: configuration at cold start, then every record of the event.
  *
- * A record that cannot be parsed is logged and skipped (it would fail again on every retry); an error while
- * indexing a valid record is rethrown after the other records were tried, so that Lambda retries the event
- * and finally sends it to the on-failure destination. Retrying the records that succeeded is harmless:
- * they are recognized as duplicates.
+ * Records wrapped by SQS, SNS or EventBridge are unwrapped (event.ts). A record that cannot be parsed is
+ * logged, the others are processed, and the invocation then fails, so that the event reaches the
+ * on-failure destination instead of being lost. An error while indexing a valid record is rethrown after
+ * the other records were tried, so that Lambda retries the event; retrying the records that succeeded is
+ * harmless (they are recognized as duplicates). Every record that ends unindexed is logged at WARN with its
+ * reason, and each invocation ends with one summary line whose `unindexed` count a metric filter can alarm
+ * on (`{ $.unindexed > 0 }`).
  */
 import type { Context } from "aws-lambda";
 import { readConfig } from "./config";
-import { RecordsFailedError } from "./errors";
+import { answerBatch, isBatchInvocation, parseBatchInvocation, type BatchResponse } from "./batch";
+import { ChecksumMismatchError, DeadlineError, RecordsFailedError, RejectedRecordError } from "./errors";
 import { parseEvent } from "./event";
 import { indexKeys } from "./index-keys";
-import { indexChange, isChecksumMismatch, type IndexerDeps } from "./indexer";
+import { indexChange, UNINDEXED_OUTCOMES, type IndexerDeps } from "./indexer";
 import { createLogger, type Logger } from "./log";
+import { InvocationRetryStrategy } from "./retry";
 import { createS3Client, S3DocumentStore, S3ObjectReader } from "./s3-store";
 
 export interface Runtime {
   readonly deps: IndexerDeps;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** Renewed at the start of every invocation: its retry budget and deadline. */
+  readonly retries?: InvocationRetryStrategy;
 }
+
+/** Time kept in reserve at the end of an invocation to log and fail cleanly, ms. */
+export const DEADLINE_RESERVE_MS = 5_000;
 
 /** Builds the function's dependencies from its environment. */
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
   const config = readConfig(env);
+  const retries = new InvocationRetryStrategy();
   // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-  const s3 = createS3Client({ forcePathStyle: config.forcePathStyle });
+  const s3 = createS3Client({ forcePathStyle: config.forcePathStyle }, retries);
   return {
     deps: { reader: new S3ObjectReader(s3), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
     logger: createLogger(env),
+    retries,
   };
 }
 
-export async function processEvent(event: unknown, requestId: string, runtime: Runtime): Promise<void> {
+/**
+ * The instant (ms since the epoch) by which the invocation must stop starting work: Lambda's remaining
+ * time less a reserve (at most half of it, for short timeouts). Infinity outside Lambda. Pure.
+ */
+export function invocationDeadline(now: number, remainingMs: number | undefined): number {
+  if (remainingMs === undefined || !Number.isFinite(remainingMs)) return Infinity;
+  return now + remainingMs - Math.min(DEADLINE_RESERVE_MS, remainingMs / 2);
+}
+
+export interface InvocationOptions {
+  /** Ms since the epoch after which no record is started. @default Infinity */
+  readonly deadline?: number;
+}
+
+export async function processEvent(event: unknown, requestId: string, runtime: Runtime, options: InvocationOptions = {}): Promise<void> {
   const { logger, deps } = runtime;
+  const deadline = options.deadline ?? Infinity;
+  runtime.retries?.startInvocation(deadline);
   const parsed = parseEvent(event);
   if (parsed.type === "test-event") {
     logger.log("info", "s3:TestEvent acknowledged", { outcome: "test-event", bucket: parsed.bucket });
     return;
   }
-  for (const rejected of parsed.rejected) {
-    logger.log("error", "record rejected", { outcome: "rejected", record: rejected.index, reason: rejected.reason });
-  }
+  const counts: Record<string, number> = {};
+  let unindexed = 0;
   const failures: Array<{ key: string; error: Error }> = [];
+  for (const rejected of parsed.rejected) {
+    unindexed++;
+    counts.rejected = (counts.rejected ?? 0) + 1;
+    logger.log("error", "record rejected", { outcome: "rejected", record: rejected.index, path: rejected.path, reason: rejected.reason });
+    failures.push({ key: `record ${rejected.path ?? rejected.index}`, error: new RejectedRecordError(`record ${rejected.path ?? rejected.index} rejected: ${rejected.reason}`) });
+  }
   for (const change of parsed.changes) {
     const started = Date.now();
     const base = { bucket: change.bucket, key: change.key, versionId: change.versionId, eventName: change.eventName, sequencer: change.sequencer };
     try {
+      if (Date.now() >= deadline) throw new DeadlineError("the invocation is about to time out: the record was not started");
       const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps);
       const record = result.record;
+      counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
       const fields = {
         ...base,
         outcome: result.outcome,
@@ -58,24 +93,58 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
         reason: result.reason,
         durationMs: Date.now() - started,
       };
-      if (isChecksumMismatch(record)) {
-        logger.log("error", "S3's stored checksum does not match the bytes read", { ...fields, s3ChecksumValue: record.s3Checksum.value, s3ChecksumAlgorithm: record.s3Checksum.algorithm });
+      for (const repair of result.repairs ?? []) logger.log("warn", "index repaired", { ...base, outcome: "repaired", repair });
+      if (UNINDEXED_OUTCOMES.has(result.outcome)) {
+        unindexed++;
+        logger.log("warn", "record left unindexed", fields);
       } else {
         logger.log("info", "record processed", fields);
       }
     } catch (error) {
+      unindexed++;
+      counts.failed = (counts.failed ?? 0) + 1;
       failures.push({ key: change.key, error: error as Error });
-      logger.log("error", "record failed", { ...base, outcome: "failed", error: (error as Error).message, errorName: (error as Error).name, durationMs: Date.now() - started });
+      const mismatch = error instanceof ChecksumMismatchError ? error.details : undefined;
+      logger.log("error", mismatch ? "S3's stored checksum does not match the bytes read: nothing recorded" : "record failed", {
+        ...base,
+        outcome: "failed",
+        error: (error as Error).message,
+        errorName: (error as Error).name,
+        ...(mismatch ? { checksumAlgorithm: mismatch.algorithm, storedChecksum: mismatch.stored, computedChecksum: mismatch.computed, readAttempts: mismatch.attempts } : {}),
+        durationMs: Date.now() - started,
+      });
     }
   }
+  logger.log(unindexed > 0 ? "warn" : "info", "invocation summary", { summary: true, records: parsed.changes.length + parsed.rejected.length, unindexed, counts });
   if (failures.length > 0) throw new RecordsFailedError(failures);
+}
+
+/** An S3 Batch Operations invocation: every task backfilled by the same indexer, each answered. */
+export async function processBatch(event: Record<string, any>, requestId: string, runtime: Runtime): Promise<BatchResponse> {
+  const { logger, deps } = runtime;
+  const invocation = parseBatchInvocation(event);
+  const now = (runtime.now ?? (() => new Date()))();
+  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps));
+  for (const result of response.results) {
+    const task = invocation.tasks.find((t) => t.taskId === result.taskId);
+    const level = result.resultCode === "Succeeded" ? "info" : result.resultCode === "TemporaryFailure" ? "warn" : "error";
+    logger.log(level, "batch task answered", { outcome: `batch-${result.resultCode}`, taskId: result.taskId, bucket: task?.bucket, key: task?.key, versionId: task?.versionId, reason: result.resultString });
+  }
+  return response;
 }
 
 let runtime: Runtime | undefined;
 
-export async function handler(event: unknown, context?: Pick<Context, "awsRequestId">): Promise<void> {
+export async function handler(
+  event: unknown,
+  context?: Pick<Context, "awsRequestId"> & Partial<Pick<Context, "getRemainingTimeInMillis">>,
+): Promise<void | BatchResponse> {
   runtime ??= createRuntime();
-  await processEvent(event, context?.awsRequestId ?? "unknown", runtime);
+  const requestId = context?.awsRequestId ?? "unknown";
+  const deadline = invocationDeadline(Date.now(), context?.getRemainingTimeInMillis?.());
+  runtime.retries?.startInvocation(deadline);
+  if (isBatchInvocation(event)) return processBatch(event as Record<string, any>, requestId, runtime);
+  await processEvent(event, requestId, runtime, { deadline });
 }
 
 // Fail the cold start, not the first record, when the configuration is wrong.

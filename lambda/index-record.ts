@@ -4,6 +4,7 @@
 import type { ObjectChange } from "./event";
 import type { S3ChecksumCheck } from "./checksums";
 import type { ObjectRead } from "./ports";
+import { isValidSequencer } from "./sequencer";
 
 export const SCHEMA_VERSION = 1;
 
@@ -21,6 +22,11 @@ interface RecordBase {
   readonly requestId: string;
   /** The S3 request that changed the object. */
   readonly s3RequestId: string | null;
+  /**
+   * The SHA-256 of the unversioned content this record replaced, while its content lookup entry may still
+   * exist: a retry that finds this record already written (a lost response) still removes that entry.
+   */
+  readonly previousSha256?: string;
 }
 
 export interface PresentRecord extends RecordBase {
@@ -90,12 +96,28 @@ export function presentRecord(change: ObjectChange, read: ObjectRead, s3Checksum
   };
 }
 
-export function deletedRecord(change: ObjectChange, ctx: RecordContext): DeletedRecord {
+export function deletedRecord(change: ObjectChange, ctx: RecordContext, deleteMarker = change.removal === "delete-marker"): DeletedRecord {
   return {
     ...base(change, ctx, change.versionId),
     state: "deleted",
-    deleteMarker: change.eventName === "ObjectRemoved:DeleteMarkerCreated",
+    deleteMarker,
   };
+}
+
+/**
+ * The content of the key that `replacing` makes obsolete: the unversioned content `current` holds (or
+ * still carries as previousSha256), unless it is the content of `replacing` itself. Pure.
+ */
+export function supersededSha256(current: IndexRecord | undefined, replacing: IndexRecord): string | undefined {
+  if (current === undefined) return undefined;
+  const held = current.state === "present" && current.versionId === null ? current.sha256 : current.previousSha256;
+  const own = replacing.state === "present" && replacing.versionId === null ? replacing.sha256 : undefined;
+  return held !== undefined && held !== own ? held : undefined;
+}
+
+/** Whether an unversioned content entry of `sha256` agrees with the key's current record. Pure. */
+export function unversionedEntryIsCurrent(current: IndexRecord | undefined, sha256: string): boolean {
+  return current?.state === "present" && current.versionId === null && current.sha256 === sha256;
 }
 
 export function contentEntry(record: PresentRecord): ContentEntry {
@@ -118,6 +140,8 @@ export function parseIndexRecord(text: string): IndexRecord {
   if (typeof value.sequencer !== "string" || typeof value.key !== "string" || typeof value.bucket !== "string") {
     throw new Error("an index record needs bucket, key and sequencer");
   }
+  if (!isValidSequencer(value.sequencer)) throw new Error(`the index record's sequencer ${JSON.stringify(value.sequencer)} is not hexadecimal`);
+  if (value.versionId !== null && typeof value.versionId !== "string") throw new Error("an index record's versionId must be a string or null");
   if (value.state === "present" && !/^[0-9a-f]{64}$/.test(value.sha256)) throw new Error("a present index record needs a sha256");
   return value as IndexRecord;
 }

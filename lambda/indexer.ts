@@ -1,24 +1,25 @@
 /**
  * What the function does with one S3 change, given its I/O. The decisions are in decide.ts (ordering) and
- * checksums.ts (verification); this module
- * sequences the reads and the conditional writes so that, whatever order and however often S3 delivers
- * events, the index ends up describing the newest state of every key.
+ * checksums.ts (verification); this module sequences the reads and the conditional writes so that, whatever
+ * order and however often S3 delivers events, the index ends up describing what S3 serves for every key,
+ * and the content lookup agrees with the records (content.ts).
  */
-import { compareS3Checksum } from "./checksums";
-import { decide, removalAffectsCurrent, type Decision } from "./decide";
-import { ConflictError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
+import { compareS3Checksum, type S3ChecksumCheck } from "./checksums";
+import { readRecord, reconcileUnversioned, type Repairs } from "./content";
+import { decide, deletesVersion, removalPlan, verificationStep, type Decision } from "./decide";
+import { ChecksumMismatchError, ConflictError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import type { ObjectChange } from "./event";
 import type { IndexKeys } from "./index-keys";
 import {
   contentEntry,
   deletedRecord,
-  parseIndexRecord,
   presentRecord,
+  supersededSha256,
   type IndexRecord,
   type PresentRecord,
   type RecordContext,
 } from "./index-record";
-import type { DocumentStore, ObjectReader, StoredDocument } from "./ports";
+import type { DocumentStore, ObjectRead, ObjectReader, ObjectReadRequest } from "./ports";
 
 export type Outcome =
   /** The object was read and its record is now the key's current state. */
@@ -34,12 +35,19 @@ export type Outcome =
   /** The object was overwritten before it could be read; the overwrite's own event records that. */
   | "skipped-replaced"
   /** One non-current version was deleted; the key's current state is unchanged. */
-  | "version-removed";
+  | "version-removed"
+  /** A removal in a versioned bucket made an older version current again; the index now holds it. */
+  | "restored";
+
+/** Outcomes that leave the event's object unindexed (logged at WARN and counted). */
+export const UNINDEXED_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(["skipped-gone", "skipped-replaced"]);
 
 export interface ChangeResult {
   readonly outcome: Outcome;
   readonly record?: IndexRecord;
   readonly reason?: string;
+  /** Damaged or disagreeing index documents found and repaired on the way (logged at WARN). */
+  readonly repairs?: readonly string[];
 }
 
 export interface IndexerDeps {
@@ -48,119 +56,234 @@ export interface IndexerDeps {
   readonly keys: IndexKeys;
   /** Attempts of one conditional write before giving up (Lambda then retries the event). @default 5 */
   readonly maxWriteAttempts?: number;
-  /** Pause before retrying a lost conditional write. @default jittered 20–100 ms × attempt */
+  /** Pause before retrying a lost conditional write or a read. @default jittered 20–100 ms × attempt */
   readonly backoff?: (attempt: number) => Promise<void>;
+  /** Reads of one object before a checksum mismatch or a broken read is final. @default 3 */
+  readonly maxReadAttempts?: number;
 }
 
 const defaultBackoff = (attempt: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, attempt * (20 + Math.floor(Math.random() * 80))));
 
 export async function indexChange(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps): Promise<ChangeResult> {
-  return change.kind === "created" ? indexCreate(change, ctx, deps) : indexRemoval(change, ctx, deps);
+  const repairs: Repairs = [];
+  const result = change.kind === "created" ? await indexCreate(change, ctx, deps, repairs) : await indexRemoval(change, ctx, deps, repairs);
+  return repairs.length > 0 ? { ...result, repairs } : result;
 }
 
-async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps): Promise<ChangeResult> {
-  let read;
+/**
+ * Reads an object and verifies it against S3's stored checksum. A read that breaks (IntegrityError) or
+ * whose bytes disagree with the stored checksum is read again, with backoff, up to maxReadAttempts; a
+ * mismatch that persists throws ChecksumMismatchError, so that nothing is recorded for the key.
+ */
+async function readVerified(request: ObjectReadRequest, deps: IndexerDeps): Promise<{ read: ObjectRead; check: S3ChecksumCheck }> {
+  const attempts = deps.maxReadAttempts ?? 3;
+  const backoff = deps.backoff ?? defaultBackoff;
+  for (let attempt = 1; ; attempt++) {
+    let read: ObjectRead;
+    try {
+      read = await deps.reader.read(request);
+    } catch (error) {
+      if (error instanceof IntegrityError && attempt < attempts) {
+        await backoff(attempt);
+        continue;
+      }
+      throw error;
+    }
+    const check = compareS3Checksum(read.stored, read.computed);
+    const step = verificationStep(check.verification, attempt, attempts);
+    if (step === "record") return { read, check };
+    if (step === "fail") {
+      throw new ChecksumMismatchError({
+        bucket: request.bucket,
+        key: request.key,
+        versionId: request.versionId ?? read.versionId,
+        algorithm: check.algorithm ?? "unknown",
+        stored: check.value ?? "",
+        computed: check.computed,
+        sha256: read.computed.sha256Hex,
+        attempts,
+      });
+    }
+    await backoff(attempt);
+  }
+}
+
+async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<ChangeResult> {
+  let verified;
   try {
-    read = await deps.reader.read({
-      bucket: change.bucket,
-      key: change.key,
-      versionId: change.versionId,
-      // Without a version id, only the bytes this event announced may be hashed.
-      ifMatch: change.versionId === undefined ? change.eTag : undefined,
-      expectedSize: change.size,
-    });
+    verified = await readVerified(
+      {
+        bucket: change.bucket,
+        key: change.key,
+        versionId: change.versionId,
+        // Without a version id, only the bytes this event announced may be hashed.
+        ifMatch: change.versionId === undefined ? change.eTag : undefined,
+        expectedSize: change.size,
+      },
+      deps,
+    );
   } catch (error) {
     if (error instanceof ObjectGoneError) return { outcome: "skipped-gone", reason: error.message };
     if (error instanceof ObjectReplacedError) return { outcome: "skipped-replaced", reason: error.message };
     if (error instanceof ObjectForbiddenError) {
       // Maybe deleted (S3 says 403 for a missing key to whoever may not list). If the index already holds
       // a newer event of the key, this one could not change it anyway; otherwise let Lambda retry.
-      const current = await deps.store.get(deps.keys.current(change.bucket, change.key), parseIndexRecord);
-      if (current && decide(change.sequencer, current.value) === "stale") {
+      const current = await readRecord(deps.store, deps.keys.current(change.bucket, change.key), repairs);
+      if (current?.value && decide(change.sequencer, current.value) === "stale") {
         return { outcome: "stale", reason: `${error.message}; the index holds a newer event of the key` };
       }
     }
     throw error;
   }
-  const record = presentRecord(change, read, compareS3Checksum(read.stored, read.computed), ctx);
-
+  const record = presentRecord(change, verified.read, verified.check, ctx);
   if (record.versionId !== null) {
-    // A version's bytes never change: its record and content entry are written once, in any order.
-    await deps.store.putIfAbsent(deps.keys.version(record.bucket, record.key, record.versionId), record);
-    await deps.store.put(deps.keys.content(record.sha256, record.bucket, record.key, record.versionId), contentEntry(record));
+    const version = await writeVersion(record, deps, repairs);
+    if (version === "deleted") {
+      // The version was deleted after it was read; its removal's event (newer) decides the current state.
+      return { outcome: "skipped-gone", reason: `version ${record.versionId} was deleted after it was read` };
+    }
   }
-
-  const { decision, previous } = await writeCurrent(record, deps, () => true);
-  if (record.versionId === null && decision !== "stale") {
-    // Unversioned: the content lookup follows the current state. Re-put on duplicates, in case the
-    // attempt that wrote the record stopped before this.
-    await deps.store.put(deps.keys.content(record.sha256, record.bucket, record.key), contentEntry(record));
-    if (decision === "apply") await dropUnversionedContentEntry(previous, record.sha256, deps);
-  }
+  const { decision, previous, stored } = await writeCurrent(record, deps, repairs);
+  await reconcileUnversioned(record.bucket, record.key, [record.versionId === null ? record.sha256 : undefined, contentOf(previous), stored?.previousSha256], deps, repairs);
   return { outcome: decision === "apply" ? "indexed" : decision, record };
 }
 
-async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps): Promise<ChangeResult> {
-  const record = deletedRecord(change, ctx);
-  const permanentVersionDelete = change.eventName === "ObjectRemoved:Delete" && change.versionId !== undefined;
+async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<ChangeResult> {
+  if (deletesVersion(change)) await removeVersion(change, ctx, deps, repairs);
 
-  if (permanentVersionDelete) {
-    const versionKey = deps.keys.version(change.bucket, change.key, change.versionId!);
-    const version = await deps.store.get(versionKey, parseIndexRecord);
-    if (version?.value.state === "present") {
-      await deps.store.delete(deps.keys.content(version.value.sha256, change.bucket, change.key, change.versionId));
-    }
-    await deps.store.delete(versionKey);
+  if (removalPlan(change) === "tombstone") {
+    const record = deletedRecord(change, ctx);
+    const { decision, previous, stored } = await writeCurrent(record, deps, repairs);
+    await reconcileUnversioned(record.bucket, record.key, [contentOf(previous), stored?.previousSha256], deps, repairs);
+    return { outcome: decision === "apply" ? "removed" : decision, record };
   }
 
-  let affectsCurrent = true;
-  const { decision, previous } = await writeCurrent(record, deps, (current) => {
-    affectsCurrent = removalAffectsCurrent(change, current);
-    return affectsCurrent;
-  });
-  if (!affectsCurrent) return { outcome: "version-removed", record };
-  if (decision === "apply") await dropUnversionedContentEntry(previous, undefined, deps);
-  return { outcome: decision === "apply" ? "removed" : decision, record };
+  // Versioned: the index must say what S3 serves now, which may be an older version made current again.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const served = await deps.reader.served(change.bucket, change.key);
+    let record: IndexRecord;
+    if (!served.exists) {
+      record = deletedRecord(change, ctx, served.deleteMarker ?? change.removal === "delete-marker");
+    } else {
+      let verified;
+      try {
+        verified = await readVerified(
+          {
+            bucket: change.bucket,
+            key: change.key,
+            versionId: served.versionId,
+            ifMatch: served.versionId === undefined ? served.eTag : undefined,
+            expectedSize: served.size,
+          },
+          deps,
+        );
+      } catch (error) {
+        // Changed again since the HEAD: that change's own event is newer; ask again.
+        if (error instanceof ObjectGoneError || error instanceof ObjectReplacedError) continue;
+        throw error;
+      }
+      record = presentRecord({ ...change, versionId: served.versionId }, verified.read, verified.check, ctx);
+      if (record.versionId !== null && (await writeVersion(record, deps, repairs)) === "deleted") continue;
+    }
+    const { decision, previous, stored } = await writeCurrent(record, deps, repairs);
+    await reconcileUnversioned(record.bucket, record.key, [contentOf(previous), stored?.previousSha256], deps, repairs);
+    if (decision !== "apply") return { outcome: decision, record };
+    if (record.state === "deleted") return { outcome: "removed", record };
+    const unchanged = previous?.state === "present" && previous.versionId === record.versionId;
+    return { outcome: unchanged ? "version-removed" : "restored", record };
+  }
+  throw new ConflictError(`s3://${change.bucket}/${change.key} changed under every attempt to read what S3 serves after ${change.eventName}`);
 }
 
-/** An unversioned object's old content no longer exists once the key changed. */
-async function dropUnversionedContentEntry(previous: IndexRecord | undefined, newSha: string | undefined, deps: IndexerDeps) {
-  if (previous?.state === "present" && previous.versionId === null && previous.sha256 !== newSha) {
-    await deps.store.delete(deps.keys.content(previous.sha256, previous.bucket, previous.key));
+/** The unversioned content a record holds, whose entry exists while it is current. */
+function contentOf(record: IndexRecord | undefined): string | undefined {
+  return record?.state === "present" && record.versionId === null ? record.sha256 : undefined;
+}
+
+/**
+ * Writes a version's record (once: a version's bytes never change), then its content entry. A version
+ * already deleted (its record is a tombstone) gets no entry: "deleted" is returned. The record is written
+ * before the entry, and the record is read again after it, so that a removal racing with this write never
+ * leaves an entry behind.
+ */
+async function writeVersion(record: PresentRecord, deps: IndexerDeps, repairs: Repairs): Promise<"written" | "deleted"> {
+  const versionKey = deps.keys.version(record.bucket, record.key, record.versionId!);
+  const entryKey = deps.keys.content(record.sha256, record.bucket, record.key, record.versionId!);
+  const attempts = deps.maxWriteAttempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const existing = await readRecord(deps.store, versionKey, repairs);
+    if (existing?.value?.state === "deleted") {
+      await deps.store.delete(entryKey);
+      return "deleted";
+    }
+    if (existing?.value) break;
+    const written = existing ? await deps.store.putIfMatch(versionKey, record, existing.etag) : await deps.store.putIfAbsent(versionKey, record);
+    if (written) break;
+    if (attempt >= attempts) throw new ConflictError(`the version record ${versionKey} changed under ${attempts} conditional writes in a row`);
   }
+  await deps.store.put(entryKey, contentEntry(record));
+  const after = await readRecord(deps.store, versionKey, repairs);
+  if (after?.value?.state === "deleted") {
+    await deps.store.delete(entryKey);
+    return "deleted";
+  }
+  return "written";
+}
+
+/**
+ * Deletes one version for good: its record becomes a tombstone (conditionally, so the content it replaces
+ * is known exactly), then that content's entry is deleted. A tombstone, not a deletion, so that a create of
+ * that version processed late does not write it back.
+ */
+async function removeVersion(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<void> {
+  const versionKey = deps.keys.version(change.bucket, change.key, change.versionId!);
+  const tombstone = deletedRecord(change, ctx, false);
+  const attempts = deps.maxWriteAttempts ?? 5;
+  const dropEntry = (sha: string | undefined) =>
+    sha === undefined ? Promise.resolve() : deps.store.delete(deps.keys.content(sha, change.bucket, change.key, change.versionId));
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const existing = await readRecord(deps.store, versionKey, repairs);
+    // Already a tombstone (this event's retry, or a duplicate): its entry may still be there if the
+    // attempt that wrote it stopped early; the tombstone remembers which content it replaced.
+    if (existing?.value?.state === "deleted") return dropEntry(existing.value.previousSha256);
+    const replaced = existing?.value?.state === "present" ? existing.value.sha256 : undefined;
+    const record = replaced === undefined ? tombstone : { ...tombstone, previousSha256: replaced };
+    const written = existing ? await deps.store.putIfMatch(versionKey, record, existing.etag) : await deps.store.putIfAbsent(versionKey, record);
+    if (!written) continue;
+    return dropEntry(replaced);
+  }
+  throw new ConflictError(`the version record ${versionKey} changed under ${attempts} conditional writes in a row`);
 }
 
 /**
  * Makes `record` the key's current state if it is newer than what is stored, with conditional writes
  * (If-None-Match for a new key, If-Match on the stored ETag otherwise) so that two invocations racing on
- * one key can never let the older event win. A lost race is re-read and decided again.
+ * one key can never let the older event win. A lost race is re-read and decided again. A stored document
+ * that is not a valid record is treated as absent and overwritten (If-Match on its ETag).
+ * Returns the record replaced (`previous`) and the record now stored for this event (`stored`: the one
+ * written, or the one found for a duplicate).
  */
 async function writeCurrent(
   record: IndexRecord,
   deps: IndexerDeps,
-  applies: (current: IndexRecord | undefined) => boolean,
-): Promise<{ decision: Decision; previous?: IndexRecord }> {
+  repairs: Repairs,
+): Promise<{ decision: Decision; previous?: IndexRecord; stored?: IndexRecord }> {
   const key = deps.keys.current(record.bucket, record.key);
   const attempts = deps.maxWriteAttempts ?? 5;
   const backoff = deps.backoff ?? defaultBackoff;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const current: StoredDocument<IndexRecord> | undefined = await deps.store.get(key, parseIndexRecord);
-    if (!applies(current?.value)) return { decision: "stale", previous: current?.value };
+    const current = await readRecord(deps.store, key, repairs);
     const decision = decide(record.sequencer, current?.value);
-    if (decision !== "apply") return { decision, previous: current?.value };
-    const written = current
-      ? await deps.store.putIfMatch(key, record, current.etag)
-      : await deps.store.putIfAbsent(key, record);
-    if (written) return { decision: "apply", previous: current?.value };
+    if (decision === "duplicate") return { decision, previous: current?.value, stored: current?.value };
+    if (decision === "stale") return { decision, previous: current?.value };
+    const superseded = supersededSha256(current?.value, record);
+    const toWrite: IndexRecord = superseded === undefined ? record : { ...record, previousSha256: superseded };
+    const written = current ? await deps.store.putIfMatch(key, toWrite, current.etag) : await deps.store.putIfAbsent(key, toWrite);
+    if (written) return { decision: "apply", previous: current?.value, stored: toWrite };
     if (attempt < attempts) await backoff(attempt);
   }
   throw new ConflictError(
     `the index record of s3://${record.bucket}/${record.key} changed under ${attempts} conditional writes in a row`,
   );
-}
-
-/** The records' checksums that S3 disagreed with, for an error log. */
-export function isChecksumMismatch(record: IndexRecord | undefined): record is PresentRecord {
-  return record?.state === "present" && record.s3Checksum.verification === "mismatch";
 }

@@ -27,7 +27,21 @@ export interface ObjectRead {
   readonly stored: S3StoredChecksum;
 }
 
+/** What S3 serves for a key now (a HEAD of the key, without a version id). */
+export type ServedObject =
+  | { readonly exists: true; readonly versionId?: string; readonly eTag: string; readonly size: number }
+  | {
+      readonly exists: false;
+      /** True when S3 said the key's current version is a delete marker; undefined when it did not say. */
+      readonly deleteMarker?: boolean;
+      /** Why S3's answer is read as "nothing served" (e.g. a 403 without s3:ListBucket). */
+      readonly note?: string;
+    };
+
 export interface ObjectReader {
+  /** What S3 serves for the key now: the version a GET without version id would return, or nothing. */
+  served(bucket: string, key: string): Promise<ServedObject>;
+
   /**
    * Streams the object once through the digests. Throws ObjectGoneError, ObjectReplacedError,
    * ObjectForbiddenError or IntegrityError (errors.ts), and any other error as it is.

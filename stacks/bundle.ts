@@ -20,9 +20,31 @@ export interface BundleOptions {
   readonly target?: string;
   /** Minify the bundle. @default true */
   readonly minify?: boolean;
-  /** Write an external source map beside the bundle. @default true */
+  /**
+   * Build a source map. It is kept beside the zip (`Bundle.sourceMap`, written by writeBundle), never in
+   * it: the runtime does not need it, it is four times the code, and `--enable-source-maps` slows every
+   * cold start. The build is deterministic, so the map of any deployed zip is rebuilt from its commit.
+   * @default true
+   */
   readonly sourceMap?: boolean;
+  /**
+   * Module format: "esm" writes `<file>.mjs`, "cjs" `<file>.js`; Lambda's Node.js runtimes load either for
+   * the same `handler` setting. @default "esm": measured here, the ESM bundle (ESM builds of the AWS SDK)
+   * is a quarter smaller and loads about three times faster than the CommonJS one (`npm run bench`)
+   */
+  readonly format?: "cjs" | "esm";
 }
+
+/** The bundled file's name inside the zip, for a format. */
+export function handlerFileName(format: "cjs" | "esm" = "esm"): string {
+  return `${HANDLER.file}.${format === "esm" ? "mjs" : "js"}`;
+}
+
+/**
+ * ESM output keeps a `require` for the few dependencies that still call it (Node's own modules only, once
+ * bundled): the standard esbuild shim.
+ */
+const ESM_REQUIRE_SHIM = "import { createRequire as __cixCreateRequire } from 'node:module'; const require = __cixCreateRequire(import.meta.url);";
 
 export interface Bundle {
   /** The zip's bytes. */
@@ -31,6 +53,8 @@ export interface Bundle {
   readonly sha256Hex: string;
   /** Base64 SHA-256 of the zip: what `source_code_hash` expects (it is what `filebase64sha256` computes). */
   readonly sha256Base64: string;
+  /** The source map of the bundled file (not in the zip), when one was built. */
+  readonly sourceMap?: { readonly name: string; readonly bytes: Uint8Array };
   /** Names and sizes of the files inside the zip, in their order. */
   readonly files: ReadonlyArray<{ name: string; size: number }>;
 }
@@ -68,6 +92,7 @@ export function bundleFunction(options: BundleOptions): Bundle {
   if (!existsSync(entry)) {
     throw new Error(`The function's entry file ${path.relative(projectRoot, entry)} does not exist: check the entry option.`);
   }
+  const format = options.format ?? "esm";
   const result = buildSync({
     entryPoints: [path.relative(projectRoot, entry)],
     absWorkingDir: projectRoot,
@@ -75,9 +100,16 @@ export function bundleFunction(options: BundleOptions): Bundle {
     entryNames: HANDLER.file,
     bundle: true,
     platform: "node",
-    format: "cjs",
+    format,
+    outExtension: format === "esm" ? { ".js": ".mjs" } : undefined,
+    // ESM builds of the dependencies where they ship one (the AWS SDK does): they tree-shake better.
+    mainFields: format === "esm" ? ["module", "main"] : undefined,
+    banner: format === "esm" ? { js: ESM_REQUIRE_SHIM } : undefined,
     target: options.target ?? "node20",
     minify: options.minify ?? true,
+    // Classes and functions keep their names: error names (IndexerError sets name from its class) and
+    // stack traces stay readable in the logs without a source map.
+    keepNames: true,
     treeShaking: true,
     sourcemap: options.sourceMap === false ? false : "linked",
     // Paths through a symlinked node_modules stay as they are, so the source map does not name the
@@ -94,8 +126,11 @@ export function bundleFunction(options: BundleOptions): Bundle {
     throw new Error(`esbuild could not bundle ${options.entry}: ${result.errors.map((e) => e.text).join("; ")}`);
   }
   const entries: Record<string, Uint8Array> = {};
+  let sourceMap: Bundle["sourceMap"];
   for (const file of result.outputFiles) {
-    entries[path.basename(file.path)] = file.contents;
+    const name = path.basename(file.path);
+    if (name.endsWith(".map")) sourceMap = { name, bytes: file.contents };
+    else entries[name] = file.contents;
   }
   const zip = deterministicZip(entries);
   const digest = createHash("sha256").update(zip).digest();
@@ -103,6 +138,7 @@ export function bundleFunction(options: BundleOptions): Bundle {
     zip,
     sha256Hex: digest.toString("hex"),
     sha256Base64: digest.toString("base64"),
+    sourceMap,
     files: Object.keys(entries)
       .sort()
       .map((name) => ({ name, size: entries[name].length })),
@@ -111,7 +147,8 @@ export function bundleFunction(options: BundleOptions): Bundle {
 
 /**
  * Writes the zip to a content-addressed file outside the project, from which cdktf copies it into the
- * synthesized stack. The name depends only on the content, so the asset path in `cdk.tf.json` is stable.
+ * synthesized stack, and its source map beside it. The name depends only on the content, so the asset
+ * path in `cdk.tf.json` is stable.
  */
 export function writeBundle(bundle: Bundle, fileName = "function.zip"): string {
   const dir = path.join(tmpdir(), "s3-checksum-index-bundles", bundle.sha256Hex);
@@ -120,9 +157,14 @@ export function writeBundle(bundle: Bundle, fileName = "function.zip"): string {
     return file;
   }
   mkdirSync(dir, { recursive: true });
-  // Write then rename, so that a synth running at the same time never copies a half-written zip.
-  const partial = `${file}.${process.pid}.partial`;
-  writeFileSync(partial, bundle.zip);
-  renameSync(partial, file);
+  // Write then rename, so that a synth running at the same time never copies a half-written file.
+  const write = (target: string, bytes: Uint8Array) => {
+    const partial = `${target}.${process.pid}.partial`;
+    writeFileSync(partial, bytes);
+    renameSync(partial, target);
+  };
+  // The source map lives beside the zip, not in it (see BundleOptions.sourceMap).
+  if (bundle.sourceMap) write(path.join(dir, bundle.sourceMap.name), bundle.sourceMap.bytes);
+  write(file, bundle.zip);
   return file;
 }

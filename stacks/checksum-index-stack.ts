@@ -1,7 +1,9 @@
 import { Annotations, Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { BatchOperationsRole } from "./constructs/batch-operations-role";
 import { BucketTrigger } from "./constructs/bucket-trigger";
+import { EventBridgeTrigger } from "./constructs/eventbridge-trigger";
 import { IndexerFunction } from "./constructs/indexer-function";
 import { SecureBucket } from "./constructs/secure-bucket";
 import { resolvePipeline, type ChecksumIndexStackProps, type Pipeline, type ResolvedBackend } from "./pipeline";
@@ -27,7 +29,12 @@ export class ChecksumIndexStack extends TerraformStack {
   /** The index bucket, when it is not the source bucket. */
   public readonly indexBucket?: SecureBucket;
   public readonly indexer: IndexerFunction;
-  public readonly trigger: BucketTrigger;
+  /** The notification that invokes the alias (delivery "notification"). */
+  public readonly trigger?: BucketTrigger;
+  /** The EventBridge rules that invoke the alias (delivery "eventbridge"). */
+  public readonly eventBridge?: EventBridgeTrigger;
+  /** The role of Batch Operations backfill jobs (prop batchOperations). */
+  public readonly batchOperations?: BatchOperationsRole;
 
   constructor(scope: Construct, id: string, props: ChecksumIndexStackProps) {
     super(scope, id);
@@ -67,15 +74,36 @@ export class ChecksumIndexStack extends TerraformStack {
     // the function's ARN, arn:<partition>:lambda:<region>:<account>:function:<name>.
     const accountId = source.ownerAccountId ?? Fn.element(Fn.split(":", this.indexer.function.arn), 4);
 
-    this.trigger = new BucketTrigger(this, "trigger", {
-      // A reference to a created bucket, so that the notification is ordered after it.
-      bucketName: this.sourceBucket?.bucketName ?? source.name,
-      // Literal ARN: the plan shows exactly which bucket may invoke the function.
-      bucketArn: source.arn,
-      bucketOwnerAccountId: accountId,
-      alias: this.indexer.alias,
-      rules: pipeline.rules,
-    });
+    if (pipeline.delivery.mode === "notification") {
+      this.trigger = new BucketTrigger(this, "trigger", {
+        // A reference to a created bucket, so that the notification is ordered after it.
+        bucketName: this.sourceBucket?.bucketName ?? source.name,
+        // Literal ARN: the plan shows exactly which bucket may invoke the function.
+        bucketArn: source.arn,
+        bucketOwnerAccountId: accountId,
+        alias: this.indexer.alias,
+        rules: pipeline.rules,
+      });
+    } else {
+      const fn = pipeline.function;
+      this.eventBridge = new EventBridgeTrigger(this, "eventbridge", {
+        bucketName: this.sourceBucket?.bucketName ?? source.name,
+        manageBucketSetting: pipeline.delivery.manageBucketSetting,
+        // The rules live in the stack's account (not the bucket owner's).
+        accountId: pipeline.accountId ?? Fn.element(Fn.split(":", this.indexer.function.arn), 4),
+        rules: pipeline.delivery.eventBridgeRules,
+        alias: this.indexer.alias,
+        deadLetterQueue: this.indexer.failureQueue,
+        maxRetryAttempts: fn.maxRetryAttempts,
+        maxEventAgeSeconds: fn.maxEventAgeSeconds,
+      });
+    }
+
+    if (pipeline.batchOperations) {
+      const batch = pipeline.batchOperations;
+      this.batchOperations = new BatchOperationsRole(this, "batch", { pipeline: { ...pipeline, batchOperations: batch }, alias: this.indexer.alias });
+      new TerraformOutput(this, "batch_operations_role_arn", { value: this.batchOperations.role.arn, description: "Role of S3 Batch Operations backfill jobs." });
+    }
 
     new TerraformOutput(this, "source_bucket", { value: source.name, description: "Bucket whose uploads are indexed." });
     new TerraformOutput(this, "index_bucket", { value: indexBucketName, description: "Bucket that holds the index records." });

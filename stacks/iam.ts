@@ -34,9 +34,15 @@ export function resolvedRoleArns(pipeline: Pipeline, refs: RoleReferences): Role
   };
 }
 
-/** Read the watched objects, and only them: one statement per trigger rule's prefix and suffix. */
+/**
+ * Read the watched objects, and only them: one statement per trigger rule's prefix and suffix. The
+ * *Attributes actions are GetObjectAttributes (the part sizes and part checksums that verify a multipart
+ * object against its composite checksum or ETag); S3 requires GetObjectVersionAttributes for a version.
+ */
 export function readSourceStatements(pipeline: Pipeline): PolicyStatement[] {
-  const actions = pipeline.source.versioned ? ["s3:GetObject", "s3:GetObjectVersion"] : ["s3:GetObject"];
+  const actions = pipeline.source.versioned
+    ? ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"]
+    : ["s3:GetObject", "s3:GetObjectAttributes"];
   return pipeline.rules.map((rule, i) => ({
     sid: `ReadSourceObjects${i}`,
     effect: "Allow",
@@ -107,3 +113,32 @@ export const LAMBDA_TRUST_STATEMENT = {
   actions: ["sts:AssumeRole"],
   principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
 };
+
+/** The trust policy of the Batch Operations role: only S3 Batch Operations may assume it. */
+export const BATCH_OPERATIONS_TRUST_STATEMENT = {
+  sid: "BatchOperationsAssumesRole",
+  effect: "Allow",
+  actions: ["sts:AssumeRole"],
+  principals: [{ type: "Service", identifiers: ["batchoperations.s3.amazonaws.com"] }],
+};
+
+/**
+ * What a Batch Operations backfill job needs, and nothing else: list the source bucket (the manifest
+ * generator lists keys), read and write manifests and completion reports under the report prefix of the
+ * index bucket, invoke the alias (never the unqualified function), and use the index bucket's KMS key for
+ * those reports. The objects themselves are read by the function with its own role.
+ */
+export function batchOperationsStatements(pipeline: Pipeline, aliasArn: string): PolicyStatement[] {
+  const batch = pipeline.batchOperations;
+  if (!batch) return [];
+  const reports = `${pipeline.index.arn}/${batch.reportPrefix}*`;
+  const statements: PolicyStatement[] = [
+    { sid: "ListSourceForManifest", effect: "Allow", actions: ["s3:ListBucket"], resources: [pipeline.source.arn] },
+    { sid: "ReadManifests", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [reports] },
+    { sid: "WriteManifestsAndReports", effect: "Allow", actions: ["s3:PutObject"], resources: [reports] },
+    { sid: "InvokeIndexerAlias", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [aliasArn] },
+  ];
+  const indexKey = pipeline.index.kmsKeyArn;
+  if (indexKey) statements.push({ sid: "UseIndexKey", effect: "Allow", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [indexKey] });
+  return statements;
+}

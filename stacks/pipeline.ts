@@ -12,6 +12,7 @@ import {
   DEFAULT_INDEX_PREFIX,
   DEFAULT_SOURCE_PREFIX,
   INDEX_RECORD_SUFFIX,
+  INDEXED_EVENT_TYPES,
 } from "../lambda/contract";
 import {
   ConfigurationError,
@@ -36,7 +37,7 @@ export interface TriggerProps {
   readonly prefix?: string;
   /** Only keys that end with this suffix, such as ".csv". @default "" (every key) */
   readonly suffix?: string;
-  /** S3 event types. @default ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] */
+  /** S3 event types. @default ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"] */
   readonly events?: readonly string[];
 }
 
@@ -65,6 +66,14 @@ export interface ExistingSourceBucketProps {
   readonly kmsKeyArn?: string;
   /** Account that owns the bucket. @default the stack's accountId, or the account of the function */
   readonly ownerAccountId?: string;
+  /**
+   * With `delivery: "eventbridge"`: whether the stack turns on the bucket's EventBridge delivery
+   * ("enable": an aws_s3_bucket_notification with `eventbridge = true`, which, like every notification
+   * resource, owns the bucket's whole notification configuration) or finds it on already
+   * ("already-enabled": the stack writes nothing to the bucket at all).
+   * @default "enable"
+   */
+  readonly eventBridge?: "enable" | "already-enabled";
 }
 
 export interface IndexBucketProps {
@@ -114,6 +123,16 @@ export interface FunctionSettings {
   readonly environment?: Record<string, string>;
 }
 
+/** The role S3 Batch Operations jobs assume to backfill the index (`npm run index -- backfill --batch`). */
+export interface BatchOperationsProps {
+  /**
+   * Key prefix, in the index bucket, of the manifests the job generator writes and the completion reports
+   * the jobs write: the only places the role may write. Must not be inside the index prefix.
+   * @default "batch-operations/"
+   */
+  readonly reportPrefix?: string;
+}
+
 export type BackendProps =
   | {
       readonly type: "local";
@@ -149,8 +168,18 @@ export interface ChecksumIndexStackProps {
   readonly existingSourceBucket?: ExistingSourceBucketProps;
   /** Where index records are written. @default a new "<namePrefix>-index" bucket, prefix "index/" */
   readonly index?: IndexBucketProps;
-  /** Notification rules. @default [{ prefix: "incoming/", events: ObjectCreated:* and ObjectRemoved:* }] */
+  /** Notification rules. @default [{ prefix: "incoming/", events: ObjectCreated:*, ObjectRemoved:* and LifecycleExpiration:* }] */
   readonly triggers?: readonly TriggerProps[];
+  /**
+   * How S3 events reach the function. "notification": the bucket's notification configuration invokes the
+   * alias (one configuration per bucket, owned whole by this stack). "eventbridge": the bucket sends its
+   * events to EventBridge and one EventBridge rule per trigger invokes the alias, so other consumers of
+   * the bucket's events add rules of their own without touching the bucket (see docs/deploy.md).
+   * @default "notification"
+   */
+  readonly delivery?: "notification" | "eventbridge";
+  /** Backfill on S3 Batch Operations: the role a Batch Operations job assumes. @default undefined (no role) */
+  readonly batchOperations?: BatchOperationsProps;
   /** Settings of the function. @default see FunctionSettings */
   readonly function?: FunctionSettings;
   /** Tags on every resource, through the provider's default_tags. @default { application: "s3-checksum-index" } */
@@ -198,6 +227,27 @@ export interface ResolvedFunction extends Required<Omit<FunctionSettings, "reser
   readonly kmsKeyArns: readonly string[];
 }
 
+/** One EventBridge rule: the trigger rule it stands for, its name and its event pattern. */
+export interface ResolvedEventBridgeRule {
+  readonly trigger: ResolvedRule;
+  readonly name: string;
+  readonly pattern: EventPattern;
+}
+
+export interface ResolvedDelivery {
+  readonly mode: "notification" | "eventbridge";
+  /** EventBridge mode: the stack turns on the bucket's EventBridge delivery (else it is on already). */
+  readonly manageBucketSetting: boolean;
+  /** EventBridge mode: one rule per trigger rule. */
+  readonly eventBridgeRules: readonly ResolvedEventBridgeRule[];
+}
+
+export interface ResolvedBatchOperations {
+  readonly roleName: string;
+  /** Prefix of generated manifests and completion reports, in the index bucket. */
+  readonly reportPrefix: string;
+}
+
 export type ResolvedBackend =
   | { readonly type: "local"; readonly path: string }
   | { readonly type: "s3"; readonly bucket: string; readonly key: string; readonly region: string; readonly useLockfile: boolean };
@@ -214,6 +264,8 @@ export interface Pipeline {
   readonly source: ResolvedSource;
   readonly index: ResolvedIndex;
   readonly rules: readonly ResolvedRule[];
+  readonly delivery: ResolvedDelivery;
+  readonly batchOperations?: ResolvedBatchOperations;
   readonly function: ResolvedFunction;
   /** Every bucket the stack creates. */
   readonly buckets: readonly string[];
@@ -308,6 +360,8 @@ export function resolvePipeline(stack: string, props: ChecksumIndexStackProps): 
       };
 
   const fn = resolveFunction(props.namePrefix, props.function ?? {}, index, source);
+  const delivery = resolveDelivery(props, source, rules);
+  const batchOperations = resolveBatchOperations(props, index);
   const buckets = [...(source.existing ? [] : [source.name]), ...(sharesSource ? [] : [index.name])];
 
   return {
@@ -321,6 +375,8 @@ export function resolvePipeline(stack: string, props: ChecksumIndexStackProps): 
     source,
     index,
     rules,
+    delivery,
+    batchOperations,
     function: fn,
     buckets,
     warnings,
@@ -333,11 +389,15 @@ function resolveSource(props: ChecksumIndexStackProps, partition: string, warnin
     validateBucketName("existingSourceBucket.name", existing.name);
     validateAccountId("existingSourceBucket.ownerAccountId", existing.ownerAccountId);
     validateKmsKeyArn("existingSourceBucket.kmsKeyArn", existing.kmsKeyArn);
-    warnings.push(
+    const writesNotification = props.delivery !== "eventbridge" || (existing.eventBridge ?? "enable") === "enable";
+    if (writesNotification) warnings.push(
       `Stack ${stack} attaches to the existing bucket "${existing.name}". Terraform's aws_s3_bucket_notification ` +
         `owns the bucket's WHOLE notification configuration: applying it removes every notification that other ` +
         `tools or stacks set on "${existing.name}", and destroying the stack removes them all. See docs/deploy.md, ` +
-        `"Attaching to an existing bucket".`,
+        `"Attaching to an existing bucket".` +
+        (props.delivery === "eventbridge"
+          ? ` With delivery "eventbridge", set existingSourceBucket.eventBridge to "already-enabled" once the bucket sends its events to EventBridge: the stack then writes nothing to the bucket.`
+          : ""),
     );
     return {
       name: existing.name,
@@ -403,8 +463,7 @@ function resolveFunction(namePrefix: string, settings: FunctionSettings, index: 
     roleName: name,
     logGroupName: `/aws/lambda/${name}`,
     queueName: `${name}-failures`,
-    // Source maps on: a stack trace in the logs names the TypeScript line.
-    environment: { ...(settings.environment ?? {}), ...contract, NODE_OPTIONS: "--enable-source-maps" },
+    environment: { ...(settings.environment ?? {}), ...contract },
     kmsKeyArns: [...new Set([source.kmsKeyArn, index.sharesSource ? undefined : index.kmsKeyArn].filter((k): k is string => k !== undefined))],
   };
 }
@@ -423,4 +482,135 @@ function resolveBackend(stack: string, region: string, backend: BackendProps): R
     region: backend.region ?? region,
     useLockfile: backend.useLockfile ?? true,
   };
+}
+
+/** One alternative of an EventBridge event pattern for S3 events. */
+export interface EventPatternAlternative {
+  readonly "detail-type": readonly string[];
+  readonly detail: Record<string, unknown>;
+}
+
+/** An EventBridge event pattern (the subset this stack writes): one alternative, or several under `$or`. */
+export type EventPattern =
+  | ({ readonly source: readonly ["aws.s3"] } & EventPatternAlternative)
+  | { readonly source: readonly ["aws.s3"]; readonly $or: readonly EventPatternAlternative[] };
+
+/**
+ * How each S3 notification event type is expressed as EventBridge matches it: the detail type, and the
+ * detail fields that narrow it (S3's EventBridge events carry `reason` and, for deletions, `deletion-type`).
+ */
+const EVENTBRIDGE_TYPES: Record<(typeof INDEXED_EVENT_TYPES)[number], { detailType: string; detail?: Record<string, readonly string[]> }> = {
+  "s3:ObjectCreated:*": { detailType: "Object Created" },
+  "s3:ObjectCreated:Put": { detailType: "Object Created", detail: { reason: ["PutObject"] } },
+  "s3:ObjectCreated:Post": { detailType: "Object Created", detail: { reason: ["POST Object"] } },
+  "s3:ObjectCreated:Copy": { detailType: "Object Created", detail: { reason: ["CopyObject"] } },
+  "s3:ObjectCreated:CompleteMultipartUpload": { detailType: "Object Created", detail: { reason: ["CompleteMultipartUpload"] } },
+  "s3:ObjectRemoved:*": { detailType: "Object Deleted", detail: { reason: ["DeleteObject"] } },
+  "s3:ObjectRemoved:Delete": { detailType: "Object Deleted", detail: { reason: ["DeleteObject"], "deletion-type": ["Permanently Deleted"] } },
+  "s3:ObjectRemoved:DeleteMarkerCreated": { detailType: "Object Deleted", detail: { reason: ["DeleteObject"], "deletion-type": ["Delete Marker Created"] } },
+  "s3:LifecycleExpiration:*": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"] } },
+  "s3:LifecycleExpiration:Delete": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"], "deletion-type": ["Permanently Deleted"] } },
+  "s3:LifecycleExpiration:DeleteMarkerCreated": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"], "deletion-type": ["Delete Marker Created"] } },
+};
+
+/** EventBridge's wildcard filter treats "*" and "\\" specially: escape them in literal parts. */
+const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`);
+
+/**
+ * The EventBridge pattern of one trigger rule: S3 events of the bucket whose key has the rule's prefix and
+ * suffix, of the rule's event types. Event types matched whole share one alternative; each narrower one
+ * (a reason, a deletion type) is an alternative of its own, under a top-level `$or`.
+ */
+export function eventPattern(bucket: string, rule: TriggerRule): EventPattern {
+  const types = rule.events.map((event) => {
+    const type = EVENTBRIDGE_TYPES[event as (typeof INDEXED_EVENT_TYPES)[number]];
+    if (!type) throw new ConfigurationError(`triggers: "${event}" cannot be routed through EventBridge: use one of ${INDEXED_EVENT_TYPES.join(", ")}.`);
+    return type;
+  });
+  const object: Record<string, unknown> = {};
+  if (rule.prefix !== "" && rule.suffix !== "") object.key = [{ wildcard: `${wildcardLiteral(rule.prefix)}*${wildcardLiteral(rule.suffix)}` }];
+  else if (rule.prefix !== "") object.key = [{ prefix: rule.prefix }];
+  else if (rule.suffix !== "") object.key = [{ suffix: rule.suffix }];
+  const base: Record<string, unknown> = { bucket: { name: [bucket] }, ...(Object.keys(object).length > 0 ? { object } : {}) };
+
+  const whole = [...new Set(types.filter((t) => t.detail === undefined).map((t) => t.detailType))];
+  const alternatives: EventPatternAlternative[] = whole.length > 0 ? [{ "detail-type": whole, detail: base }] : [];
+  const seen = new Set<string>();
+  for (const t of types) {
+    // A type matched whole (ObjectCreated:*) makes its narrower forms redundant.
+    if (t.detail === undefined || whole.includes(t.detailType)) continue;
+    const key = JSON.stringify(t);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    alternatives.push({ "detail-type": [t.detailType], detail: { ...base, ...t.detail } });
+  }
+  return alternatives.length === 1 ? { source: ["aws.s3"], ...alternatives[0] } : { source: ["aws.s3"], $or: alternatives };
+}
+
+/** Whether an EventBridge S3 event matches a pattern: the same rules as EventBridge, for the subset above. */
+export function eventMatchesPattern(pattern: EventPattern, event: { "detail-type": string; detail: Record<string, any> }): boolean {
+  const alternatives = "$or" in pattern ? pattern.$or : [pattern];
+  return alternatives.some((alt) => alt["detail-type"].includes(event["detail-type"]) && detailMatches(alt.detail, event.detail));
+}
+
+function detailMatches(filter: Record<string, unknown>, value: Record<string, any> | undefined): boolean {
+  return Object.entries(filter).every(([field, condition]) => {
+    const actual = value?.[field];
+    if (!Array.isArray(condition)) return typeof condition === "object" && condition !== null && detailMatches(condition as Record<string, unknown>, actual);
+    return condition.some((c) => {
+      if (typeof c === "string") return actual === c;
+      if (typeof actual !== "string") return false;
+      if ("prefix" in c) return actual.startsWith(c.prefix);
+      if ("suffix" in c) return actual.endsWith(c.suffix);
+      if ("wildcard" in c) return wildcardRegex(c.wildcard).test(actual);
+      return false;
+    });
+  });
+}
+
+function wildcardRegex(wildcard: string): RegExp {
+  let source = "";
+  for (let i = 0; i < wildcard.length; i++) {
+    const c = wildcard[i];
+    if (c === "\\") source += wildcard[++i].replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    else if (c === "*") source += "[\\s\\S]*";
+    else source += c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function resolveDelivery(props: ChecksumIndexStackProps, source: ResolvedSource, rules: readonly ResolvedRule[]): ResolvedDelivery {
+  const mode = props.delivery ?? "notification";
+  if (mode !== "notification" && mode !== "eventbridge") {
+    throw new ConfigurationError(`delivery is "${mode}": use "notification" or "eventbridge".`);
+  }
+  const setting = props.existingSourceBucket?.eventBridge ?? "enable";
+  if (setting !== "enable" && setting !== "already-enabled") {
+    throw new ConfigurationError(`existingSourceBucket.eventBridge is "${setting}": use "enable" or "already-enabled".`);
+  }
+  if (props.existingSourceBucket?.eventBridge !== undefined && mode !== "eventbridge") {
+    throw new ConfigurationError(`existingSourceBucket.eventBridge is set but delivery is "${mode}": set delivery to "eventbridge", or remove existingSourceBucket.eventBridge.`);
+  }
+  if (mode === "notification") return { mode, manageBucketSetting: false, eventBridgeRules: [] };
+  return {
+    mode,
+    manageBucketSetting: !source.existing || setting === "enable",
+    eventBridgeRules: rules.map((rule, i) => ({
+      trigger: rule,
+      name: `${props.namePrefix}-indexer-${i}`,
+      pattern: eventPattern(source.name, rule),
+    })),
+  };
+}
+
+function resolveBatchOperations(props: ChecksumIndexStackProps, index: ResolvedIndex): ResolvedBatchOperations | undefined {
+  if (!props.batchOperations) return undefined;
+  const reportPrefix = props.batchOperations.reportPrefix ?? "batch-operations/";
+  validateIndexPrefix("batchOperations.reportPrefix", reportPrefix);
+  if (reportPrefix === "" || reportPrefix.startsWith(index.prefix) || index.prefix.startsWith(reportPrefix)) {
+    throw new ConfigurationError(
+      `batchOperations.reportPrefix "${reportPrefix}" overlaps the index prefix "${index.prefix}": the role may write only outside the index records. Use for example "batch-operations/".`,
+    );
+  }
+  return { roleName: `${props.namePrefix}-batch`, reportPrefix };
 }

@@ -49,17 +49,70 @@ describe("workflow behaviour", () => {
     expect(steps.at(-1)).toMatchObject({ with: { name: "synthesized-terraform", path: "cdktf.out/" } });
   });
 
-  it("the plan job never runs for forks, uses OIDC and no long-lived keys, and updates one comment", () => {
+  it("the plan job runs the pull request's code with OIDC and read-only rights, and uploads the summary", () => {
     const { doc, text } = load("plan.yml");
     const job = doc.jobs.plan;
     expect(job.if).toContain("github.event.pull_request.head.repo.full_name == github.repository");
-    expect(job.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
+    expect(job.permissions).toEqual({ contents: "read", "id-token": "write" });
+    const checkout = job.steps.find((s: any) => String(s.uses).startsWith("actions/checkout@"));
+    expect(checkout.with).toEqual({ "persist-credentials": false });
     const credentials = job.steps.find((s: any) => String(s.uses).startsWith("aws-actions/configure-aws-credentials@"));
     expect(credentials.with).toEqual({ "role-to-assume": "${{ vars.AWS_PLAN_ROLE_ARN }}", "aws-region": "${{ vars.AWS_REGION || 'us-east-1' }}" });
     expect(text).not.toMatch(/aws-access-key-id|aws-secret-access-key|secrets\./);
-    expect(job.steps.map((s: any) => s.run).filter(Boolean)).toEqual(["npm ci", "npm run plan"]);
-    const comment = job.steps.at(-1).with.script as string;
-    expect(comment).toContain("updateComment");
-    expect(comment).toContain("<!-- s3-checksum-index:terraform-plan -->");
+    expect(job.steps.map((s: any) => s.run).filter(Boolean)).toEqual(["npm ci", "npm run plan", "npx tsx tools/plan/comment.ts plan-output > comment.md"]);
+    expect(job.steps.find((s: any) => s.run === "npm run plan").env).toEqual({ TF_CLI_ARGS_plan: "-lock=false" });
+    const upload = job.steps.find((s: any) => s.with?.name === "plan-summary");
+    expect(String(upload.uses)).toMatch(/^actions\/upload-artifact@/);
+    expect(upload.with.path).toContain("comment.md");
+  });
+
+  it("a separate job with only pull-requests: write posts the comment, never checks out code, and reports a failed plan", () => {
+    const { doc } = load("plan.yml");
+    const job = doc.jobs.comment;
+    expect(job.needs).toBe("plan");
+    expect(job.permissions).toEqual({ "pull-requests": "write" });
+    expect(job.if).toContain("needs.plan.result == 'failure'");
+    expect(job.steps.some((s: any) => String(s.uses).startsWith("actions/checkout@") || s.run)).toBe(false);
+    expect(job.steps[0]).toMatchObject({ if: "needs.plan.result == 'success'", with: { name: "plan-summary" } });
+    const post = job.steps.at(-1);
+    expect(post.env).toEqual({ PLAN_RESULT: "${{ needs.plan.result }}" });
+    expect(post.with.script).toContain("updateComment");
+    expect(post.with.script).toContain("<!-- s3-checksum-index:terraform-plan -->");
+    expect(post.with.script).toContain("**The plan ${why}**");
+  });
+
+  it("the plan job's summary fits the comment job's limit", async () => {
+    const { COMMENT_LIMIT } = await import("../tools/plan/comment");
+    const script = load("plan.yml").doc.jobs.comment.steps.at(-1).with.script as string;
+    const posted = Number(/summary\.length <= (\d+)/.exec(script)![1]);
+    expect(COMMENT_LIMIT).toBeLessThanOrEqual(posted);
+    expect(posted + 500).toBeLessThan(65536);
+  });
+});
+
+describe("the plan role documented for the workflow", () => {
+  const ROOT = path.resolve(__dirname, "..");
+  const docs = readFileSync(path.join(ROOT, "docs", "plan-review.md"), "utf8");
+  const role = docs.slice(docs.indexOf("### The plan role"));
+  const [trust, permissions] = [...role.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+
+  it("can be assumed only through GitHub's OIDC provider, by pull-request runs of one repository", () => {
+    expect(trust.Statement).toHaveLength(1);
+    const [statement] = trust.Statement;
+    expect(statement).toMatchObject({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: expect.stringMatching(/:oidc-provider\/token\.actions\.githubusercontent\.com$/) } });
+    expect(statement.Condition).toEqual({
+      StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:pull_request" },
+    });
+    expect(readFileSync(path.join(ROOT, "docs", "plan-review.md"), "utf8")).toContain('"token.actions.githubusercontent.com:sub": "repo:<owner>/<repo>:pull_request"');
+  });
+
+  it("may only read, and reads object data only from the state", () => {
+    const statements: any[] = permissions.Statement;
+    expect(statements.every((s) => s.Effect === "Allow" && s.Action && s.Resource && !s.NotAction && !s.NotResource)).toBe(true);
+    const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
+    expect(actions.filter((a) => !/^[a-z0-9]+:(Get|List|Describe)[A-Za-z*]*$/.test(a))).toEqual([]);
+    for (const s of statements) expect([s.Resource].flat()).not.toContain("*");
+    const objectReads = statements.filter((s) => [s.Action].flat().some((a: string) => /^s3:Get(Object|\*)/.test(a)));
+    expect(objectReads.map((s) => s.Resource)).toEqual([["arn:aws:s3:::STATE_BUCKET/*/terraform.tfstate"]]);
   });
 });

@@ -11,6 +11,7 @@
  * (--stack, default dev). The endpoint is the SDK's: AWS_ENDPOINT_URL_S3 for the local endpoint.
  */
 import { parseArgs } from "node:util";
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ENV } from "../lambda/contract";
 import { createS3Client } from "../lambda/s3-store";
 import {
@@ -20,6 +21,7 @@ import {
   parseS3Uri,
   type BackfillSummary,
   type IndexLocation,
+  type S3Location,
   type VerifyResult,
 } from "./index/index-tools";
 import { LambdaClient } from "@aws-sdk/client-lambda";
@@ -29,6 +31,7 @@ import { contractEnvironment } from "../lambda/contract";
 import { VERIFY_STATUSES, type VerifyProgress } from "./index/index-tools";
 import { LambdaAliasInvoker, queueUrl, redriveQueue, replayFailureLog, type EventInvoker, type ReplaySummary } from "./index/replay";
 import { loadBundledHandler } from "./local/bundled-handler";
+import { batchJobRequests, batchScopes, runBatchBackfill, s3ControlJobs, type JobSummary } from "./index/batch-backfill";
 import { formatBytes } from "./format";
 import { appPipeline } from "./stack-config";
 
@@ -45,6 +48,8 @@ Commands:
   replay local                       re-send the events of local mode's failure log (--data-dir, default .local-s3)
   replay aws                         redrive the stack's on-failure queue: re-invoke the alias with each event,
                                      delete a message once it succeeded (--queue name or URL)
+  backfill --batch <s3://bucket/prefix>
+                                     the same on S3 Batch Operations: one job per trigger rule, run by AWS
 
 Options:
   --index s3://bucket/prefix/        the index (default: ${ENV.indexBucket}/${ENV.indexPrefix}, else the stack's)
@@ -57,6 +62,11 @@ Options:
   --repair                           verify: fix what it finds through the function's own code
   --dry-run                          replay: count and list what would be replayed, change nothing
   --max-messages <n>                 replay aws: stop after n messages
+  --batch                            backfill with S3 Batch Operations (the stack needs batchOperations: {})
+  --no-wait                          with --batch: create the jobs and return
+  --manifest <s3://bucket/manifest.json>
+                                     with --batch: an S3 Inventory manifest instead of listing the bucket
+  --account-id <12 digits>           with --batch: the stack's account (default CHECKSUM_INDEX_ACCOUNT_ID)
 
 Endpoint and credentials are the AWS SDK's: AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
 AWS_REGION, and AWS_ENDPOINT_URL_S3 (with ${ENV.forcePathStyle}=true) for an S3-compatible endpoint such as
@@ -95,6 +105,55 @@ function indexLocation(values: { index?: string; stack?: string }, env: NodeJS.P
 }
 
 
+/** `backfill --batch`: one S3 Batch Operations job per trigger rule the prefix reaches. */
+async function batchBackfill(
+  location: S3Location,
+  values: { stack?: string; json?: boolean; "no-wait"?: boolean; manifest?: string; "account-id"?: string },
+  env: NodeJS.ProcessEnv,
+  io: Io,
+  s3: S3Client,
+): Promise<number> {
+  const pipeline = appPipeline(values.stack ?? "dev", env);
+  const accountId = values["account-id"] ?? pipeline.accountId;
+  if (!accountId || !/^\d{12}$/.test(accountId)) {
+    throw new UsageError("backfill --batch needs the stack's account: set CHECKSUM_INDEX_ACCOUNT_ID or pass --account-id <12 digits>");
+  }
+  const scopes = batchScopes(pipeline, location);
+  let manifest: { objectArn: string; eTag: string } | undefined;
+  if (values.manifest) {
+    const where = parseS3Uri(values.manifest, "an S3 Inventory manifest");
+    const head = await s3.send(new HeadObjectCommand({ Bucket: where.bucket, Key: where.key }));
+    manifest = { objectArn: `arn:${pipeline.partition}:s3:::${where.bucket}/${where.key}`, eTag: (head.ETag ?? "").replace(/"/g, "") };
+  }
+  const requests = batchJobRequests(pipeline, scopes, { accountId, manifest });
+  const jobs = await s3ControlJobs(pipeline.region);
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    io.err("\nstopped waiting: the jobs go on in AWS (follow them in the S3 console, Batch Operations)");
+  };
+  process.once("SIGINT", onSigint);
+  let summaries: JobSummary[];
+  try {
+    summaries = await runBatchBackfill(jobs, requests, {
+      wait: !values["no-wait"],
+      shouldStop: () => interrupted,
+      onProgress: (s) => io.progress(`batch job ${s.jobId}  ${s.status}  ${s.succeeded + s.failed}/${s.total || "?"} tasks  ${s.failed} failed`),
+    });
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  io.progress("");
+  if (values.json) io.out(JSON.stringify(summaries));
+  else {
+    for (const [i, s] of summaries.entries()) {
+      io.out(`job ${s.jobId} (${scopes[i].prefix}*${scopes[i].suffix}): ${s.status}, ${s.total} tasks, ${s.succeeded} succeeded, ${s.failed} failed${s.report ? `; report ${s.report}` : ""}`);
+      for (const reason of s.failureReasons) io.out(`  ${reason}`);
+    }
+  }
+  return summaries.every((s) => s.failed === 0 && s.status !== "Failed" && s.status !== "Cancelled") ? 0 : 1;
+}
+
 /** Says what went wrong in words a user can act on. */
 export function explain(error: unknown, endpoint: string | undefined): string {
   const e = error as Error & { name?: string; $metadata?: { httpStatusCode?: number }; BucketName?: string };
@@ -130,6 +189,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         "data-dir": { type: "string" },
         queue: { type: "string" },
         "max-messages": { type: "string" },
+        batch: { type: "boolean", default: false },
+        "no-wait": { type: "boolean", default: false },
+        manifest: { type: "string" },
+        "account-id": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -164,7 +227,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
 
     if (command === "find") {
-      const entries = await tools.find(argument);
+      const entries = await tools.find(argument, (repair) => io.err(`repaired: ${repair}`));
       if (values.json) io.out(JSON.stringify(entries));
       else for (const e of entries) io.out(`s3://${e.bucket}/${e.key}${e.versionId ? `  version ${e.versionId}` : ""}  ${e.size} bytes`);
       if (entries.length === 0 && !values.json) io.err(`no indexed object has the SHA-256 ${argument}`);
@@ -192,6 +255,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
 
     // backfill
     const location = parseS3Uri(argument);
+    if (values.batch) return await batchBackfill(location, values, env, io, s3);
     const uri = `s3://${location.bucket}/${location.key}`;
     let interrupted = false;
     const onSigint = () => {
@@ -261,7 +325,12 @@ function formatSeconds(seconds: number): string {
 function bundledHandlerInvoker(index: IndexLocation, env: NodeJS.ProcessEnv): EventInvoker {
   const handler = loadBundledHandler({ ...contractEnvironment({ indexBucket: index.bucket, indexPrefix: index.prefix, forcePathStyle: env[ENV.forcePathStyle] === "true" }), LOG_LEVEL: "warn" });
   let n = 0;
-  return { target: "the bundled handler", invoke: (event) => handler(event, { awsRequestId: `replay-${process.pid}-${++n}` }) };
+  return {
+    target: "the bundled handler",
+    async invoke(event) {
+      await handler(event, { awsRequestId: `replay-${process.pid}-${++n}` });
+    },
+  };
 }
 
 async function replay(

@@ -6,12 +6,14 @@
  *   npm run plan                       every stack, against AWS with your credentials
  *   npm run plan -- --stack dev        one stack
  *   npm run plan -- --offline          no AWS account: fake credentials, skip flags, empty state (full create)
+ *   npm run plan -- --summarize plan.json [--stack name]
+ *                                      only the summary, of any `terraform show -json` plan made elsewhere
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { settingsFromEnvironment, synthesizeApp } from "../stacks/app";
-import { renderMarkdown, summarizePlan } from "./plan/plan-summary";
+import { parsePlanJson, renderMarkdown, summarizePlan } from "./plan/plan-summary";
 import { OFFLINE_OVERRIDE_FILE, terraformRunner, writeOfflineOverride } from "./terraform";
 
 export interface PlanOptions {
@@ -67,6 +69,11 @@ export function planStack(
   return { stack, files, markdown };
 }
 
+/** The summary of a plan made elsewhere (Atlantis, Terraform Cloud, another pipeline): `terraform show -json` output. */
+export function summarizeFile(file: string, stack = path.basename(file).replace(/\.json$/, "")): string {
+  return renderMarkdown(stack, summarizePlan(parsePlanJson(readFileSync(file, "utf8"), file)));
+}
+
 export function planAll(options: PlanOptions): StackPlan[] {
   const { stacks } = synthesizeApp(settingsFromEnvironment(), options.synthDir);
   const names = stacks.map((s) => s.name);
@@ -83,23 +90,28 @@ if (require.main === module) {
       stack: { type: "string", multiple: true },
       offline: { type: "boolean", default: false },
       out: { type: "string", default: "plan-output" },
+      summarize: { type: "string" },
     },
   });
   try {
-    const plans = planAll({
-      stacks: values.stack,
-      offline: values.offline!,
-      outDir: values.out!,
-      synthDir: "cdktf.out",
-      log: (line) => console.error(line),
-    });
-    for (const plan of plans) {
-      console.log(plan.markdown);
-      console.error(`${plan.stack}: ${Object.values(plan.files).map((f) => path.relative(process.cwd(), f)).join(", ")}`);
+    if (values.summarize !== undefined) {
+      process.stdout.write(summarizeFile(values.summarize, values.stack?.[0]));
+    } else {
+      const plans = planAll({
+        stacks: values.stack,
+        offline: values.offline!,
+        outDir: values.out!,
+        synthDir: "cdktf.out",
+        log: (line) => console.error(line),
+      });
+      for (const plan of plans) {
+        console.log(plan.markdown);
+        console.error(`${plan.stack}: ${Object.values(plan.files).map((f) => path.relative(process.cwd(), f)).join(", ")}`);
+      }
     }
   } catch (error) {
     console.error(`npm run plan: ${(error as Error).message}`);
-    if (!values.offline && /credential|No valid credential|InvalidClientTokenId|security token/i.test((error as Error).message)) {
+    if (!values.offline && values.summarize === undefined && /credential|No valid credential|InvalidClientTokenId|security token/i.test((error as Error).message)) {
       console.error("No usable AWS credentials: log in (AWS_PROFILE, SSO) or run `npm run plan -- --offline`.");
     }
     process.exit(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, removalAffectsCurrent } from "../../lambda/decide";
+import { decide, deletesVersion, removalPlan, verificationStep } from "../../lambda/decide";
 
 describe("decide", () => {
   it("applies an event to a key the index does not hold", () => {
@@ -17,13 +17,30 @@ describe("decide", () => {
   });
 });
 
-describe("removalAffectsCurrent", () => {
-  it("a delete marker or an unversioned delete always concerns the current state", () => {
-    expect(removalAffectsCurrent({ eventName: "ObjectRemoved:DeleteMarkerCreated", versionId: "m1" }, { versionId: "v1", state: "present" })).toBe(true);
-    expect(removalAffectsCurrent({ eventName: "ObjectRemoved:Delete" }, { versionId: null, state: "present" })).toBe(true);
+describe("removalPlan", () => {
+  it("asks S3 what it serves after a removal in a versioned bucket, whatever was removed", () => {
+    expect(removalPlan({ versionId: "v1" })).toBe("ask-s3");
   });
-  it("deleting one version concerns the current state only if it is that version", () => {
-    expect(removalAffectsCurrent({ eventName: "ObjectRemoved:Delete", versionId: "v1" }, { versionId: "v1", state: "present" })).toBe(true);
-    expect(removalAffectsCurrent({ eventName: "ObjectRemoved:Delete", versionId: "v1" }, { versionId: "v2", state: "present" })).toBe(false);
+  it("leaves a tombstone after a removal without versions", () => {
+    expect(removalPlan({})).toBe("tombstone");
+  });
+});
+
+describe("deletesVersion", () => {
+  it("is true only for a delete of one version, not for a delete marker or an unversioned delete", () => {
+    expect(deletesVersion({ removal: "delete", versionId: "v1" })).toBe(true);
+    expect(deletesVersion({ removal: "delete-marker", versionId: "m1" })).toBe(false);
+    expect(deletesVersion({ removal: "delete" })).toBe(false);
+  });
+});
+
+describe("verificationStep", () => {
+  it("records a read whose checksum matched, was absent or could not be compared", () => {
+    for (const v of ["match", "absent", "not-comparable"]) expect(verificationStep(v, 1, 3)).toBe("record");
+  });
+  it("reads a mismatch again while attempts remain, then fails", () => {
+    expect(verificationStep("mismatch", 1, 3)).toBe("reread");
+    expect(verificationStep("mismatch", 2, 3)).toBe("reread");
+    expect(verificationStep("mismatch", 3, 3)).toBe("fail");
   });
 });

@@ -92,9 +92,9 @@ describe("event parsing", () => {
     if (parsed.type !== "records") throw new Error("expected records");
     expect(parsed.changes).toHaveLength(1);
     expect(parsed.rejected.map((r) => [r.index, r.reason])).toEqual([
-      [0, 'the record comes from "aws:sqs", not from aws:s3'],
+      [0, "the SQS message body is not a string"],
       [2, "the record has no valid sequencer (got undefined)"],
-      [3, "the event ObjectTagging:Put is neither ObjectCreated nor ObjectRemoved"],
+      [3, "the event ObjectTagging:Put is neither ObjectCreated, ObjectRemoved nor LifecycleExpiration"],
       [4, "the record has no valid object size (got -1)"],
       [5, "the record is not an object"],
     ]);
@@ -102,5 +102,102 @@ describe("event parsing", () => {
 
   it("rejects an event that is not an S3 notification", () => {
     expect(parseEvent({ hello: "world" })).toMatchObject({ type: "records", changes: [], rejected: [{ index: -1 }] });
+  });
+});
+
+describe("lifecycle expirations", () => {
+  it("reads an expiration that created a delete marker as a delete-marker removal", () => {
+    const parsed = parseEvent(fixture("lifecycle-expiration-delete-marker.json"));
+    if (parsed.type !== "records") throw new Error("expected records");
+    expect(parsed.rejected).toEqual([]);
+    expect(parsed.changes[0]).toMatchObject({
+      kind: "removed",
+      removal: "delete-marker",
+      eventName: "LifecycleExpiration:DeleteMarkerCreated",
+      key: "incoming/old/archive 2019.tar",
+      versionId: "Zn3dQ0l2Fq9mT6v1yXr8hLk4bCw7sAe5",
+    });
+  });
+
+  it("reads an expiration that deleted the object (or one version) as a delete", () => {
+    const record = fixture("lifecycle-expiration-delete-marker.json").Records[0];
+    const parsed = parseEvent({ Records: [{ ...record, eventName: "LifecycleExpiration:Delete" }] });
+    if (parsed.type !== "records") throw new Error("expected records");
+    expect(parsed.changes[0]).toMatchObject({ kind: "removed", removal: "delete", eventName: "LifecycleExpiration:Delete" });
+  });
+
+  it("tells the two kinds of ObjectRemoved apart", () => {
+    const marker = parseEvent(fixture("delete-marker.json"));
+    if (marker.type !== "records") throw new Error("expected records");
+    expect(marker.changes[0].removal).toBe("delete-marker");
+  });
+
+  it("rejects lifecycle transitions, which change no content", () => {
+    const record = fixture("lifecycle-expiration-delete-marker.json").Records[0];
+    const parsed = parseEvent({ Records: [{ ...record, eventName: "LifecycleTransition" }] });
+    if (parsed.type !== "records") throw new Error("expected records");
+    expect(parsed.changes).toEqual([]);
+    expect(parsed.rejected).toHaveLength(1);
+  });
+});
+
+describe("wrapped records", () => {
+  const s3Notification = fixture("seed-put.json");
+  const expected = { kind: "created", key: "b21b84d653bb07b05b1e6b33684dc11b", sequencer: "0C0F6F405D6ED209E1" };
+  const sqs = (body: unknown) => ({ Records: [{ messageId: "m1", eventSource: "aws:sqs", body: typeof body === "string" ? body : JSON.stringify(body) }] });
+  const sns = (message: unknown) => ({ Records: [{ EventSource: "aws:sns", Sns: { Type: "Notification", Message: JSON.stringify(message) } }] });
+  const changesOf = (event: unknown) => {
+    const parsed = parseEvent(event);
+    if (parsed.type !== "records") throw new Error("expected records");
+    return parsed;
+  };
+
+  it("unwraps an S3 notification delivered through SQS", () => {
+    expect(changesOf(sqs(s3Notification))).toMatchObject({ changes: [expected], rejected: [] });
+  });
+
+  it("unwraps an S3 notification delivered through SNS", () => {
+    expect(changesOf(sns(s3Notification))).toMatchObject({ changes: [expected], rejected: [] });
+  });
+
+  it("unwraps SNS inside SQS (a queue subscribed to a topic, without raw delivery)", () => {
+    expect(changesOf(sqs({ Type: "Notification", MessageId: "x", Message: JSON.stringify(s3Notification) }))).toMatchObject({ changes: [expected], rejected: [] });
+  });
+
+  it("reads EventBridge's Object Created, whose key is not URL-encoded", () => {
+    expect(changesOf(fixture("eventbridge-object-created.json"))).toMatchObject({
+      rejected: [],
+      changes: [
+        {
+          kind: "created",
+          eventName: "ObjectCreated:Put",
+          bucket: "checksum-index-example-source",
+          key: "incoming/reports 2026/Q3 (final).pdf",
+          size: 48213,
+          eTag: "0f343b0931126a20f133d67c2b018a3b",
+          versionId: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+          sequencer: "00674A1C3E2F5B8D91",
+          s3RequestId: "9X3KZQ7T2M8R4B1N",
+        },
+      ],
+    });
+  });
+
+  it("reads EventBridge's Object Deleted with a delete marker, also through SQS", () => {
+    const deleted = fixture("eventbridge-object-deleted.json");
+    for (const event of [deleted, sqs(deleted)]) {
+      expect(changesOf(event).changes).toMatchObject([{ kind: "removed", removal: "delete-marker", eventName: "ObjectRemoved:DeleteMarkerCreated", versionId: "xCq7wrm.Ys1Y2yAsT9QkCMz5aVUh7CwP" }]);
+    }
+  });
+
+  it("rejects, never drops, a wrapped message that is not an S3 event", () => {
+    const parsed = changesOf(sqs("not json"));
+    expect(parsed.changes).toEqual([]);
+    expect(parsed.rejected).toEqual([{ index: 0, path: "Records[0]", reason: "the SQS message body is not JSON" }]);
+    expect(changesOf(sns({ hello: "world" })).rejected).toHaveLength(1);
+  });
+
+  it("counts a test event inside a wrapper without rejecting it", () => {
+    expect(changesOf(sqs({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "b" }))).toMatchObject({ changes: [], rejected: [], testEvents: 1 });
   });
 });

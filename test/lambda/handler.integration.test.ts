@@ -178,7 +178,8 @@ describe("S3's delivery semantics", () => {
     const create = await upload("incoming/deleted-first.txt", "bye");
     await s3.client.send(new DeleteObjectCommand({ Bucket: SOURCE, Key: "incoming/deleted-first.txt" }));
     const lines = await invoke(s3Event(create));
-    expect(lines.find((l) => l.outcome)).toMatchObject({ level: "INFO", outcome: "skipped-gone" });
+    expect(lines.find((l) => l.outcome)).toMatchObject({ level: "WARN", outcome: "skipped-gone", reason: expect.stringContaining("no longer exists") });
+    expect(lines.find((l) => l.summary)).toMatchObject({ level: "WARN", unindexed: 1, counts: { "skipped-gone": 1 } });
     expect(await current("incoming/deleted-first.txt")).toBeUndefined();
   });
 
@@ -186,7 +187,7 @@ describe("S3's delivery semantics", () => {
     const first = await upload("incoming/overwritten.txt", "first version");
     const second = await upload("incoming/overwritten.txt", "second version");
     const lines = await invoke(s3Event(first));
-    expect(lines.find((l) => l.outcome)).toMatchObject({ level: "INFO", outcome: "skipped-replaced" });
+    expect(lines.find((l) => l.outcome)).toMatchObject({ level: "WARN", outcome: "skipped-replaced" });
     expect(await current("incoming/overwritten.txt")).toBeUndefined();
     await invoke(s3Event(second));
     expect(await current("incoming/overwritten.txt")).toMatchObject({ sha256: sha256("second version") });
@@ -197,14 +198,15 @@ describe("S3's delivery semantics", () => {
     expect(lines).toEqual([expect.objectContaining({ outcome: "test-event" })]);
   });
 
-  it("rejects a malformed record with a log line and still indexes the others", async () => {
+  it("indexes the good records of an event with a record it cannot parse, then fails so that the event is not lost", async () => {
     const good = await upload("incoming/good-neighbour.txt", "good");
-    const bad = { ...s3Record(good), eventSource: "aws:sqs" };
-    const lines = await invoke({ Records: [bad, s3Record(good)] });
-    expect(lines.filter((l) => l.outcome).map((l) => [l.level, l.outcome])).toEqual([
+    const bad = { ...s3Record(good), eventSource: "aws:kinesis" };
+    await expect(invoke({ Records: [bad, s3Record(good)] })).rejects.toThrow(/record Records\[0\] rejected: the record comes from "aws:kinesis"/);
+    expect(logs.filter((l) => l.outcome).map((l) => [l.level, l.outcome])).toEqual([
       ["ERROR", "rejected"],
       ["INFO", "indexed"],
     ]);
+    expect(logs.find((l) => l.summary)).toMatchObject({ unindexed: 1, counts: { rejected: 1, indexed: 1 } });
     expect(await current("incoming/good-neighbour.txt")).toMatchObject({ sha256: sha256("good") });
   });
 

@@ -11,7 +11,7 @@ describe("index records", () => {
     const change = parseRecord(s3Record({ eventName: "ObjectCreated:Put", bucket: "src", key: "incoming/a b.txt", sequencer: "00ab", size: 3, eTag: "e1", versionId: "v1" }));
     const record = presentRecord(
       change,
-      { computed: { sha256Hex: "a".repeat(64), crc32: 0 }, size: 3, eTag: "e1", contentType: "text/plain", lastModified: new Date("2026-11-24T10:00:00Z"), stored: {} },
+      { computed: { sha256Hex: "a".repeat(64) }, size: 3, eTag: "e1", contentType: "text/plain", lastModified: new Date("2026-11-24T10:00:00Z"), stored: {} },
       { verification: "absent" },
       ctx,
     );
@@ -44,7 +44,8 @@ describe("index records", () => {
 
   it("refuse to parse what is not a record", () => {
     expect(() => parseIndexRecord('{"schemaVersion":9}')).toThrow(/unknown index record schema version 9/);
-    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"present","bucket":"b","key":"k","sequencer":"01","sha256":"nope"}')).toThrow(/needs a sha256/);
+    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"present","bucket":"b","key":"k","versionId":null,"sequencer":"01","sha256":"nope"}')).toThrow(/needs a sha256/);
+    expect(() => parseIndexRecord('{"schemaVersion":1,"state":"deleted","bucket":"b","key":"k","versionId":null,"sequencer":"zz"}')).toThrow(/sequencer "zz" is not hexadecimal/);
   });
 });
 

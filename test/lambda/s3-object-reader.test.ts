@@ -9,13 +9,12 @@ import { describe, expect, it } from "vitest";
 import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "../../lambda/errors";
 import { S3ObjectReader } from "../../lambda/s3-store";
 
-/** An S3 client whose GET answers with `body` and `contentLength`, and whose HEAD answers `head`. */
-function stubClient(get: () => any, head: () => any = () => ({ ETag: '"e1"' })): S3Client {
+/** An S3 client whose GET answers `get()` (body, headers and S3's stored checksum); nothing else is expected. */
+function stubClient(get: () => any): S3Client {
   return {
     send: async (command: any) => {
       const name = command.constructor.name;
       if (name === "GetObjectCommand") return get();
-      if (name === "HeadObjectCommand") return head();
       throw new Error(`unexpected ${name}`);
     },
   } as unknown as S3Client;
@@ -30,16 +29,19 @@ describe("S3ObjectReader", () => {
   it("hashes the body and reports S3's stored checksum, leaving the verdict to the indexer", async () => {
     const body = Buffer.from("0123456789");
     const reader = new S3ObjectReader(
-      stubClient(
-        () => ({ Body: Readable.from([body.subarray(0, 4), body.subarray(4)]), ContentLength: 10, ETag: '"e1"' }),
-        () => ({ ETag: '"e1"', ChecksumSHA256: createHash("sha256").update(body).digest("base64"), ChecksumType: "FULL_OBJECT" }),
-      ),
+      stubClient(() => ({
+        Body: Readable.from([body.subarray(0, 4), body.subarray(4)]),
+        ContentLength: 10,
+        ETag: '"e1"',
+        ChecksumSHA256: createHash("sha256").update(body).digest("base64"),
+        ChecksumType: "FULL_OBJECT",
+      })),
     );
     expect(await reader.read(request)).toMatchObject({
       computed: { sha256Hex: createHash("sha256").update(body).digest("hex") },
       size: 10,
       eTag: "e1",
-      stored: { type: "FULL_OBJECT", sha256: createHash("sha256").update(body).digest("base64") },
+      stored: { type: "FULL_OBJECT", sha256: createHash("sha256").update(body).digest("base64"), eTag: "e1", size: 10 },
     });
   });
 

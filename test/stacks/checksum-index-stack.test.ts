@@ -97,13 +97,13 @@ describe("buckets", () => {
 });
 
 describe("notification", () => {
-  it("defines exactly one notification, for ObjectCreated and ObjectRemoved under incoming/", () => {
+  it("defines exactly one notification, for ObjectCreated, ObjectRemoved and LifecycleExpiration under incoming/", () => {
     const s = synthStack();
     const n = s.only("aws_s3_bucket_notification");
     const [sourceId] = bucketNamed(s, "cix-test-source");
     expect(n.bucket).toBe(ref("aws_s3_bucket", sourceId, "bucket"));
     expect(n.lambda_function).toHaveLength(1);
-    expect(n.lambda_function[0].events).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]);
+    expect(n.lambda_function[0].events).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]);
     expect(n.lambda_function[0].filter_prefix).toBe("incoming/");
     expect(n.lambda_function[0].filter_suffix).toBeUndefined();
   });
@@ -131,7 +131,7 @@ describe("notification", () => {
     });
     const rules = s.only("aws_s3_bucket_notification").lambda_function;
     expect(rules.map((r: any) => [r.filter_prefix, r.filter_suffix, r.events])).toEqual([
-      ["csv/", ".csv", ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]],
+      ["csv/", ".csv", ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"]],
       ["images/", ".png", ["s3:ObjectCreated:Put"]],
     ]);
   });
@@ -236,7 +236,7 @@ describe("execution role", () => {
     const statements = roleStatements(synthStack());
     const byAction = statements.map((st) => [st.sid, st.actions, st.resources]);
     expect(byAction).toEqual([
-      ["ReadSourceObjects0", ["s3:GetObject"], ["arn:aws:s3:::cix-test-source/incoming/*"]],
+      ["ReadSourceObjects0", ["s3:GetObject", "s3:GetObjectAttributes"], ["arn:aws:s3:::cix-test-source/incoming/*"]],
       ["ReadWriteIndexRecords", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], ["arn:aws:s3:::cix-test-index/index/*"]],
       ["FindIndexRecords", ["s3:ListBucket"], ["arn:aws:s3:::cix-test-index"]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:log-stream:\*$/)]],
@@ -258,10 +258,10 @@ describe("execution role", () => {
     expect(roleStatements(synthStack()).flatMap((st) => st.actions)).not.toContain("logs:CreateLogGroup");
   });
 
-  it("adds GetObjectVersion only for a versioned source", () => {
+  it("adds GetObjectVersion and GetObjectVersionAttributes only for a versioned source", () => {
     const actions = (s: SynthesizedStack) => roleStatements(s).find((st) => st.sid === "ReadSourceObjects0").actions;
-    expect(actions(synthStack())).toEqual(["s3:GetObject"]);
-    expect(actions(synthStack({ sourceBucket: { versioned: true } }))).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+    expect(actions(synthStack())).toEqual(["s3:GetObject", "s3:GetObjectAttributes"]);
+    expect(actions(synthStack({ sourceBucket: { versioned: true } }))).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"]);
   });
 
   it("scopes source reads to each rule's prefix and suffix", () => {

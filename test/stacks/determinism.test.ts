@@ -115,14 +115,16 @@ describe("the zip", () => {
     ]);
   });
 
-  it("holds the minified handler and its source map, and the hash is of the zip", () => {
+  it("holds only the minified ESM handler, its source map beside the zip, and the hash is of the zip", () => {
     const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT });
-    expect(bundle.files.map((f) => f.name)).toEqual(["handler.js", "handler.js.map"]);
+    expect(bundle.files.map((f) => f.name)).toEqual(["handler.mjs"]);
+    expect(bundle.sourceMap?.name).toBe("handler.mjs.map");
+    expect(JSON.parse(Buffer.from(bundle.sourceMap!.bytes).toString("utf8")).sources.some((s: string) => s.endsWith("lambda/handler.ts"))).toBe(true);
     const { createHash } = require("node:crypto") as typeof import("node:crypto");
     expect(bundle.sha256Hex).toBe(createHash("sha256").update(bundle.zip).digest("hex"));
     expect(Buffer.from(bundle.sha256Hex, "hex").toString("base64")).toBe(bundle.sha256Base64);
-    const handler = Buffer.from(unzipSync(bundle.zip)["handler.js"]).toString("utf8");
-    expect(handler.trimEnd().endsWith("//# sourceMappingURL=handler.js.map"), "the bundle links its source map").toBe(true);
+    const handler = Buffer.from(unzipSync(bundle.zip)["handler.mjs"]).toString("utf8");
+    expect(handler.trimEnd().endsWith("//# sourceMappingURL=handler.mjs.map"), "the bundle links its source map").toBe(true);
     const unminified = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT, minify: false });
     expect(bundle.files[0].size, "the bundle is minified").toBeLessThan(unminified.files[0].size * 0.8);
   });

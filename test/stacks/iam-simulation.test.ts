@@ -6,13 +6,19 @@
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { describe, expect, it } from "vitest";
-import { ACCOUNT, KEY, MATRIX, REGION, type Case, type Expect } from "../support/iam-matrix";
-import { bucketPolicies, executionRole, functionPolicy, withRolePolicyChanged } from "../support/policies";
+import { ACCOUNT, KEY, MATRIX, REGION, appliesTo, type Case, type Expect } from "../support/iam-matrix";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import type { ChecksumIndexStack } from "../../stacks/checksum-index-stack";
+import { bucketPolicies, executionRole, functionPolicy, rolePolicies, undesignedRolePolicies, withRolePolicyChanged } from "../support/policies";
 import { synthStack } from "../support/synth";
 
 const VARIANTS = {
   plain: {},
   kms: { sourceBucket: { versioned: true, kmsKeyArn: KEY }, index: { kmsKeyArn: KEY } },
+  eventbridge: { delivery: "eventbridge", batchOperations: {} },
 } as const;
 
 interface Policies {
@@ -20,8 +26,8 @@ interface Policies {
   names: Record<string, string>;
 }
 
-function policiesOf(variant: keyof typeof VARIANTS): Policies {
-  const { config } = synthStack({ accountId: ACCOUNT, region: REGION, ...VARIANTS[variant] });
+function policiesOf(variant: keyof typeof VARIANTS, extend?: (stack: ChecksumIndexStack) => void): Policies {
+  const { config } = synthStack({ accountId: ACCOUNT, region: REGION, ...VARIANTS[variant] }, extend);
   return { config, names: { SRC: "cix-test-source", IDX: "cix-test-index", ACCOUNT, REGION, FN: "cix-test-indexer" } };
 }
 
@@ -45,7 +51,7 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
   const role = executionRole(config);
   const bucket = resource.startsWith("arn:aws:s3:::") ? resource.slice("arn:aws:s3:::".length).split("/")[0] : undefined;
   const resourcePolicy =
-    who === "s3"
+    who === "s3" || who === "events"
       ? functionPolicy(config, names.REGION, names.ACCOUNT)
       : bucket
         ? bucketPolicies(config)[bucket]
@@ -55,12 +61,12 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
   const response = await runSimulation(
     {
       request: {
-        principal: who === "s3" ? "s3.amazonaws.com" : fill(role.arn, names),
+        principal: who === "s3" ? "s3.amazonaws.com" : who === "events" ? "events.amazonaws.com" : fill(role.arn, names),
         action,
         resource: { resource, accountId: names.ACCOUNT },
         contextVariables,
       },
-      identityPolicies: who === "s3" ? [] : [{ name: "least-privilege", policy: role.identity }],
+      identityPolicies: who === "function" ? role.identities : [],
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       resourcePolicy,
@@ -73,7 +79,7 @@ export async function evaluate(policies: Policies, [who, action, resourceTemplat
 
 describe.each(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)("the %s stack", (variant) => {
   const policies = policiesOf(variant);
-  const cases = MATRIX.filter((c) => c[5] === undefined || c[5] === variant);
+  const cases = MATRIX.filter((c) => appliesTo(c, variant));
   it.each(cases.map((c) => [`${c[0]} ${c[1]} ${c[2]}${c[4] && Object.keys(c[4]).length ? ` ${JSON.stringify(c[4])}` : ""}`, c] as const))(
     "%s",
     async (_name, c) => {
@@ -104,6 +110,73 @@ describe.each(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)("the %s sta
   });
 });
 
+describe("every policy that reaches the role", () => {
+  /** The function's role, found as any construct of an app would find it. */
+  const roleOf = (stack: ChecksumIndexStack) => stack.node.findAll().find((c): c is IamRole => c instanceof IamRole)!;
+  const s3Everything = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] });
+
+  it.each(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)("is part of the design in the %s stack: its one inline least-privilege policy", (variant) => {
+    const { config } = policiesOf(variant);
+    expect(rolePolicies(config).map((p) => [p.kind, p.name.replace(/_[0-9A-F]{8} /, " ")])).toEqual([["inline", "aws_iam_role_policy.indexer_role-policy (least-privilege)"]]);
+    expect(undesignedRolePolicies(config)).toEqual([]);
+  });
+
+  const EXTRAS: Array<[string, (stack: ChecksumIndexStack) => void, RegExp]> = [
+    [
+      "an AWS managed policy attached by another construct",
+      (stack) => new IamRolePolicyAttachment(stack, "extra-admin", { role: roleOf(stack).name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }),
+      /^aws_iam_role_policy_attachment\.extra-admin \(arn:aws:iam::aws:policy\/AdministratorAccess\)$/,
+    ],
+    [
+      "a customer managed policy attached by the role's name",
+      (stack) => {
+        const policy = new IamPolicy(stack, "extra-policy", { name: "extra", policy: s3Everything });
+        new IamRolePolicyAttachment(stack, "extra-attach", { role: "cix-test-indexer", policyArn: policy.arn });
+      },
+      /^aws_iam_role_policy_attachment\.extra-attach \(\$\{aws_iam_policy\.extra-policy\.arn\}\)$/,
+    ],
+    [
+      "a second inline policy",
+      (stack) => new IamRolePolicy(stack, "extra-inline", { role: roleOf(stack).id, name: "debugging", policy: s3Everything }),
+      /^aws_iam_role_policy\.extra-inline \(debugging\)$/,
+    ],
+    [
+      "managed_policy_arns on the role",
+      (stack) => roleOf(stack).addOverride("managed_policy_arns", ["arn:aws:iam::aws:policy/AdministratorAccess"]),
+      /managed_policy_arns \(arn:aws:iam::aws:policy\/AdministratorAccess\)$/,
+    ],
+    [
+      "an inline_policy block on the role",
+      (stack) => roleOf(stack).addOverride("inline_policy", [{ name: "sneaky", policy: s3Everything }]),
+      /inline_policy \(sneaky\)$/,
+    ],
+  ];
+
+  it.each(EXTRAS)("fails the design check by name: %s", (_name, extend, named) => {
+    const { config } = policiesOf("plain", extend);
+    const extra = undesignedRolePolicies(config);
+    expect(extra).toHaveLength(1);
+    expect(extra[0]).toMatch(named);
+  });
+
+  it("is simulated together: an attached AdministratorAccess lets the function write the source bucket", async () => {
+    const admin = policiesOf("plain", EXTRAS[0][1]);
+    expect(executionRole(admin.config).identities.map((p) => p.name)).toHaveLength(2);
+    expect(await evaluate(admin, ["function", "s3:PutObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied"])).toBe("Allowed");
+    expect(await evaluate(admin, ["function", "iam:CreateRole", "arn:aws:iam::ACCOUNT:role/escalate", "Denied"])).toBe("Allowed");
+  });
+
+  it("is simulated together: a customer managed policy attached by name lets the function read other buckets", async () => {
+    const attached = policiesOf("plain", EXTRAS[1][1]);
+    expect(await evaluate(attached, ["function", "s3:GetObject", "arn:aws:s3:::another-bucket/incoming/report.pdf", "Denied"])).toBe("Allowed");
+  });
+
+  it("refuses to simulate a role with a policy whose document it does not have, naming it", () => {
+    const { config } = policiesOf("plain", (stack) => new IamRolePolicyAttachment(stack, "unknown", { role: roleOf(stack).name, policyArn: "arn:aws:iam::aws:policy/PowerUserAccess" }));
+    expect(() => executionRole(config)).toThrow("cannot evaluate the role: no document for aws_iam_role_policy_attachment.unknown (arn:aws:iam::aws:policy/PowerUserAccess)");
+  });
+});
+
 describe("a deliberately widened policy", () => {
   function widened(mutate: (statements: any[]) => void): Policies {
     const policies = policiesOf("plain");
@@ -112,7 +185,7 @@ describe("a deliberately widened policy", () => {
 
   async function violations(policies: Policies): Promise<string[]> {
     const wrong: string[] = [];
-    for (const c of MATRIX.filter((m) => m[5] === undefined || m[5] === "plain")) {
+    for (const c of MATRIX.filter((m) => appliesTo(m, "plain"))) {
       const got = await evaluate(policies, c);
       if (got !== c[3]) wrong.push(`${c[1]} ${c[2]}: ${got}`);
     }

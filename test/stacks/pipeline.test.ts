@@ -39,8 +39,8 @@ describe("the role's statements, one per concern", () => {
   it("read only the watched objects, write only the index prefix, log and fail only to their own", () => {
     const pipeline = resolvePipeline("test", { ...TEST_PROPS, accountId: "111122223333", triggers: [{ prefix: "a/" }, { prefix: "b/", suffix: ".csv" }] });
     expect(rolePolicyStatements(pipeline, refs)).toEqual([
-      { sid: "ReadSourceObjects0", effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::cix-test-source/a/*"] },
-      { sid: "ReadSourceObjects1", effect: "Allow", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::cix-test-source/b/*.csv"] },
+      { sid: "ReadSourceObjects0", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectAttributes"], resources: ["arn:aws:s3:::cix-test-source/a/*"] },
+      { sid: "ReadSourceObjects1", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectAttributes"], resources: ["arn:aws:s3:::cix-test-source/b/*.csv"] },
       { sid: "ReadWriteIndexRecords", effect: "Allow", actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources: ["arn:aws:s3:::cix-test-index/index/*"] },
       { sid: "FindIndexRecords", effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::cix-test-index"] },
       { sid: "WriteOwnLogs", effect: "Allow", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: ["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/cix-test-indexer:log-stream:*"] },
@@ -58,7 +58,7 @@ describe("the role's statements, one per concern", () => {
     const kms = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const pipeline = resolvePipeline("test", { ...TEST_PROPS, sourceBucket: { versioned: true, kmsKeyArn: kms }, index: { kmsKeyArn: kms }, function: { tracing: "Active" } });
     const statements = rolePolicyStatements(pipeline, refs);
-    expect(statements.find((s) => s.sid === "ReadSourceObjects0")!.actions).toEqual(["s3:GetObject", "s3:GetObjectVersion"]);
+    expect(statements.find((s) => s.sid === "ReadSourceObjects0")!.actions).toEqual(["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"]);
     expect(statements.find((s) => s.sid === "WriteTraces")!.resources).toEqual(["*"]);
     expect(statements.find((s) => s.sid === "UseBucketKeys")!.resources).toEqual([kms]);
   });

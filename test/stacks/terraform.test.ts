@@ -66,7 +66,7 @@ describe.each(["dev", "prod"])("terraform on the %s stack", (stackName) => {
   it("shows the notification, the permission and the function as they will be created", () => {
     const after = (type: string) => plan.resource_changes.find((rc: any) => rc.type === type).change.after;
     expect(after("aws_s3_bucket_notification").lambda_function[0]).toMatchObject({
-      events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+      events: ["s3:LifecycleExpiration:*", "s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
       filter_prefix: "incoming/",
     });
     expect(after("aws_lambda_permission")).toMatchObject({

@@ -15,7 +15,7 @@ describe("bad configuration fails at synth with an error that says what to chang
     [
       "overlapping prefixes for the same events",
       { triggers: [{ prefix: "incoming/" }, { prefix: "incoming/images/" }] },
-      /triggers\[0\] .* and triggers\[1\] .* overlap for s3:ObjectCreated:\*, s3:ObjectRemoved:\*: S3 would reject the notification at apply with "Unable to validate the following destination configurations"/,
+      /triggers\[0\] .* and triggers\[1\] .* overlap for s3:ObjectCreated:\*, s3:ObjectRemoved:\*, s3:LifecycleExpiration:\*: S3 would reject the notification at apply with "Unable to validate the following destination configurations"/,
     ],
     [
       "an empty prefix beside another rule with compatible suffixes",
@@ -24,7 +24,8 @@ describe("bad configuration fails at synth with an error that says what to chang
     ],
     ["no triggers", { triggers: [] }, /triggers is empty/],
     ["an index prefix starting with a slash", { index: { prefix: "/index/" } }, /index.prefix "\/index\/" must not start with "\/"/],
-    ["an unknown event type", { triggers: [{ events: ["s3:ObjectUploaded:*"] }] }, /"s3:ObjectUploaded:\*", which is not an S3 event type/],
+    ["an unknown event type", { triggers: [{ events: ["s3:ObjectUploaded:*"] }] }, /"s3:ObjectUploaded:\*", which is not an S3 event type the function processes: use one of s3:ObjectCreated:\*/],
+    ["an S3 event type the function cannot process", { triggers: [{ events: ["s3:ObjectTagging:*"] }] }, /"s3:ObjectTagging:\*", which is not an S3 event type the function processes/],
     ["a log retention CloudWatch rejects", { function: { logRetentionDays: 10 } }, /logRetentionDays is 10 days, which CloudWatch Logs does not accept: use one of 1, 3, 5/],
     ["a memory size out of range", { function: { memorySize: 64 } }, /memorySize is 64 MiB: give a whole number from 128 to 10240 MiB/],
     ["a timeout over 15 minutes", { function: { timeoutSeconds: 1000 } }, /timeoutSeconds is 1000 seconds: give a whole number from 1 to 900/],

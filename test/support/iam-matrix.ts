@@ -9,11 +9,31 @@ export const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef
 const OTHER_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/99999999-12ab-34cd-56ef-1234567890ab`;
 
 export type Expect = "Allowed" | "Denied";
-export type Who = "function" | "s3";
+export type Who = "function" | "s3" | "events";
 /** [who, action, resource, expected, context, only] */
-export type Case = [Who, string, string, Expect, Record<string, string>?, ("plain" | "kms")?];
+export type Variant = "plain" | "kms" | "eventbridge";
+/** A line for one variant, or for the variants delivering through the bucket's notification. */
+export type Only = Variant | "notification";
+export type Case = [Who, string, string, Expect, Record<string, string>?, Only?];
+
+/** The stack variants the simulation runs, and which deliver through the bucket's notification. */
+const NOTIFICATION_VARIANTS: readonly Variant[] = ["plain", "kms"];
+
+/** Whether a line of the matrix applies to a variant. */
+export function appliesTo(c: Case, variant: Variant): boolean {
+  const only = c[5];
+  return only === undefined || only === variant || (only === "notification" && NOTIFICATION_VARIANTS.includes(variant));
+}
+
+const ONLY_LABEL: Record<Only, string> = {
+  plain: "plain stack",
+  kms: "versioned + KMS stack",
+  eventbridge: "EventBridge + Batch Operations stack",
+  notification: "notification delivery",
+};
 
 const FROM_SOURCE = { "aws:SourceArn": "arn:aws:s3:::SRC", "aws:SourceAccount": "ACCOUNT" };
+const FROM_RULE = { "aws:SourceArn": "arn:aws:events:REGION:ACCOUNT:rule/FN-0", "aws:SourceAccount": "ACCOUNT" };
 const LOGS = "arn:aws:logs:REGION:ACCOUNT:log-group:/aws/lambda/FN";
 
 export const MATRIX: Case[] = [
@@ -21,6 +41,8 @@ export const MATRIX: Case[] = [
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incoming/deep/path/ü b+c.bin", "Allowed"],
   ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed", {}, "kms"],
+  ["function", "s3:GetObjectAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed"],
+  ["function", "s3:GetObjectVersionAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Allowed", {}, "kms"],
   ["function", "s3:GetObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
   ["function", "s3:PutObject", "arn:aws:s3:::IDX/index/objects/SRC/abc.json", "Allowed"],
   ["function", "s3:DeleteObject", "arn:aws:s3:::IDX/index/by-sha256/00/SRC/abc.json", "Allowed"],
@@ -30,11 +52,13 @@ export const MATRIX: Case[] = [
   ["function", "sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT:FN-failures", "Allowed"],
   ["function", "kms:Decrypt", KEY, "Allowed", {}, "kms"],
   ["function", "kms:GenerateDataKey", KEY, "Allowed", {}, "kms"],
-  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed", FROM_SOURCE],
+  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed", FROM_SOURCE, "notification"],
 
   // Everything else: denied.
   ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
+  ["function", "s3:GetObjectVersionAttributes", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/outgoing/report.pdf", "Denied"],
+  ["function", "s3:GetObjectAttributes", "arn:aws:s3:::SRC/outgoing/report.pdf", "Denied"],
   ["function", "s3:GetObject", "arn:aws:s3:::SRC/incomingX/report.pdf", "Denied"],
   ["function", "s3:GetObject", "arn:aws:s3:::another-bucket/incoming/report.pdf", "Denied"],
   ["function", "s3:PutObject", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied"],
@@ -62,14 +86,20 @@ export const MATRIX: Case[] = [
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN", "Denied", FROM_SOURCE],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:$LATEST", "Denied", FROM_SOURCE],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:staging", "Denied", FROM_SOURCE],
+  // EventBridge delivery: only the stack's rules may invoke, only the alias; S3 may not invoke at all.
+  ["events", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed", FROM_RULE, "eventbridge"],
+  ["events", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:events:REGION:ACCOUNT:rule/someone-elses-rule", "aws:SourceAccount": "ACCOUNT" }, "eventbridge"],
+  ["events", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN", "Denied", FROM_RULE, "eventbridge"],
+  ["events", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:events:REGION:444455556666:rule/FN-0", "aws:SourceAccount": "444455556666" }, "eventbridge"],
+  ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", FROM_SOURCE, "eventbridge"],
 ];
 
 /** The matrix as the README shows it. */
 export function matrixMarkdown(): string {
   const rows = MATRIX.map(([who, action, resource, expected, context, only]) => {
     const ctx = context && Object.keys(context).length > 0 ? Object.entries(context).map(([k, v]) => `${k}=${v}`).join(", ") : "";
-    const principal = who === "s3" ? "s3.amazonaws.com" : "execution role";
-    return `| ${expected === "Allowed" ? "allowed" : "**denied**"} | ${principal} | \`${action}\` | \`${resource}\` | ${ctx}${only ? `${ctx ? "; " : ""}${only === "kms" ? "versioned + KMS stack" : "plain stack"}` : ""} |`;
+    const principal = who === "s3" ? "s3.amazonaws.com" : who === "events" ? "events.amazonaws.com" : "execution role";
+    return `| ${expected === "Allowed" ? "allowed" : "**denied**"} | ${principal} | \`${action}\` | \`${resource}\` | ${ctx}${only ? `${ctx ? "; " : ""}${ONLY_LABEL[only]}` : ""} |`;
   });
   return ["| outcome | principal | action | resource | context / stack |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
 }

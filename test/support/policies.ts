@@ -1,6 +1,7 @@
 /**
- * The policies of a synthesized stack as AWS evaluates them: the execution role's identity policy, each
- * bucket's resource policy, and the function's resource policy made from the aws_lambda_permission.
+ * The policies of a synthesized stack as AWS evaluates them: every identity policy of the execution role
+ * (inline, attached, managed, from any construct), each bucket's resource policy, and the function's
+ * resource policy made from the aws_lambda_permission.
  */
 type Json = any;
 
@@ -55,14 +56,103 @@ export function policyOf(config: Json, attribute: string): Json {
   return JSON.parse(attribute);
 }
 
-export function executionRole(config: Json): { arn: string; identity: Json; trust: Json } {
-  const roles = Object.values(config.resource.aws_iam_role) as Json[];
-  const policies = Object.values(config.resource.aws_iam_role_policy) as Json[];
-  if (roles.length !== 1 || policies.length !== 1) throw new Error("expected one role with one inline policy");
+/** One policy that reaches the execution role, whatever construct added it and in whichever form. */
+export interface RolePolicy {
+  /** How it reaches the role, e.g. `aws_iam_role_policy_attachment.extra_1234 (arn:aws:iam::aws:policy/AdministratorAccess)`. */
+  readonly name: string;
+  readonly kind: "inline" | "attachment" | "managed_policy_arns" | "inline_policy" | "policy_attachment" | "exclusive_attachment";
+  /** The document, when the configuration holds it (not for AWS managed policies). */
+  readonly document?: Json;
+  /** The attached policy's ARN, for attachments. */
+  readonly arn?: string;
+}
+
+/** The policies this project designs for the role: its one inline least-privilege policy. */
+export const DESIGNED_ROLE_POLICIES = [{ kind: "inline", policyName: "least-privilege" }] as const;
+
+/**
+ * Documents of AWS managed policies the tests can simulate (others cannot be, and fail the simulation by
+ * name): enough to show what an attached AdministratorAccess would let the function do.
+ */
+const AWS_MANAGED_DOCUMENTS: Record<string, Json> = {
+  "arn:aws:iam::aws:policy/AdministratorAccess": { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] },
+};
+
+const entries = (config: Json, type: string): Array<[string, Json]> => Object.entries(config.resource?.[type] ?? {});
+
+/** The role the function runs as: the only role any aws_lambda_function uses. */
+function functionRole(config: Json): { id: string; block: Json } {
+  const ids = new Set(
+    entries(config, "aws_lambda_function").map(([, fn]) => /^\$\{aws_iam_role\.([^.]+)\.arn\}$/.exec(String(fn.role))?.[1] ?? `literal ${fn.role}`),
+  );
+  if (ids.size !== 1) throw new Error(`expected every function to use one role defined in the stack, found ${[...ids].join(", ") || "none"}`);
+  const [id] = [...ids];
+  const block = config.resource?.aws_iam_role?.[id];
+  if (!block) throw new Error(`the function's role ${id} is not defined in the stack`);
+  return { id, block };
+}
+
+/**
+ * Every policy that reaches the function's role: inline policies (aws_iam_role_policy, inline_policy
+ * blocks), attachments (aws_iam_role_policy_attachment, aws_iam_policy_attachment, the exclusive
+ * resources, managed_policy_arns), whichever construct added them; by reference or by the role's name.
+ */
+export function rolePolicies(config: Json): RolePolicy[] {
+  const { id, block } = functionRole(config);
+  const isRole = (value: unknown) =>
+    typeof value === "string" && (new RegExp(`^\\$\\{aws_iam_role\\.${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(id|name|arn)\\}$`).test(value) || value === block.name);
+  const documentOf = (arn: string): Json | undefined => {
+    const ref = /^\$\{aws_iam_policy\.([^.]+)\.arn\}$/.exec(arn);
+    if (ref) {
+      const policy = config.resource?.aws_iam_policy?.[ref[1]];
+      return policy ? policyOf(config, policy.policy) : undefined;
+    }
+    return AWS_MANAGED_DOCUMENTS[arn];
+  };
+  const attachment = (name: string, kind: RolePolicy["kind"], arn: string): RolePolicy => ({ name: `${name} (${arn})`, kind, arn, document: documentOf(arn) });
+  const out: RolePolicy[] = [];
+  for (const [key, p] of entries(config, "aws_iam_role_policy")) {
+    if (isRole(p.role)) out.push({ name: `aws_iam_role_policy.${key} (${p.name})`, kind: "inline", document: policyOf(config, p.policy) });
+  }
+  for (const [key, p] of entries(config, "aws_iam_role_policy_attachment")) {
+    if (isRole(p.role)) out.push(attachment(`aws_iam_role_policy_attachment.${key}`, "attachment", p.policy_arn));
+  }
+  for (const [key, p] of entries(config, "aws_iam_policy_attachment")) {
+    if ((p.roles ?? []).some(isRole)) out.push(attachment(`aws_iam_policy_attachment.${key}`, "policy_attachment", p.policy_arn));
+  }
+  for (const [key, p] of entries(config, "aws_iam_role_policy_attachments_exclusive")) {
+    if (isRole(p.role_name)) for (const arn of p.policy_arns ?? []) out.push(attachment(`aws_iam_role_policy_attachments_exclusive.${key}`, "exclusive_attachment", arn));
+  }
+  for (const arn of block.managed_policy_arns ?? []) out.push(attachment(`aws_iam_role.${id}.managed_policy_arns`, "managed_policy_arns", arn));
+  for (const inline of [block.inline_policy ?? []].flat()) {
+    if (inline?.policy) out.push({ name: `aws_iam_role.${id}.inline_policy (${inline.name})`, kind: "inline_policy", document: policyOf(config, inline.policy) });
+  }
+  return out;
+}
+
+/** The policies reaching the role that are not part of the design, by name (empty when all are). */
+export function undesignedRolePolicies(config: Json): string[] {
+  return rolePolicies(config)
+    .filter((p) => !DESIGNED_ROLE_POLICIES.some((d) => d.kind === p.kind && p.name.endsWith(`(${d.policyName})`)))
+    .map((p) => p.name);
+}
+
+/**
+ * The execution role as IAM evaluates it: its ARN, trust policy, and every identity policy that reaches it
+ * (see rolePolicies). `identity` holds all their statements in one document; `identities` keeps them apart
+ * for a simulator. A policy whose document the tests do not have makes this throw, naming it.
+ */
+export function executionRole(config: Json): { arn: string; identity: Json; identities: Array<{ name: string; policy: Json }>; trust: Json } {
+  const { block } = functionRole(config);
+  const policies = rolePolicies(config);
+  const unknown = policies.filter((p) => !p.document).map((p) => p.name);
+  if (unknown.length > 0) throw new Error(`cannot evaluate the role: no document for ${unknown.join(", ")}`);
+  const identities = policies.map((p) => ({ name: p.name, policy: p.document }));
   return {
-    arn: `arn:aws:iam::ACCOUNT:role/${roles[0].name}`,
-    identity: policyOf(config, policies[0].policy),
-    trust: policyOf(config, roles[0].assume_role_policy),
+    arn: `arn:aws:iam::ACCOUNT:role/${block.name}`,
+    identity: { Version: "2012-10-17", Statement: identities.flatMap((p) => [p.policy.Statement ?? []].flat()) },
+    identities,
+    trust: policyOf(config, block.assume_role_policy),
   };
 }
 
@@ -77,6 +167,13 @@ export function bucketPolicies(config: Json): Record<string, Json> {
   return out;
 }
 
+/** An EventBridge rule's ARN, as AWS builds it from the rule's name (the reference is known only after apply). */
+function eventRuleArn(config: Json, reference: string, region: string, account: string): string | undefined {
+  const ref = /^\$\{aws_cloudwatch_event_rule\.([^.]+)\.arn\}$/.exec(reference);
+  const name = ref ? config.resource?.aws_cloudwatch_event_rule?.[ref[1]]?.name : undefined;
+  return name ? `arn:aws:events:${region}:${account}:rule/${name}` : undefined;
+}
+
 /** The function's resource-based policy, as Lambda builds it from each aws_lambda_permission. */
 export function functionPolicy(config: Json, region: string, account: string): Json {
   return {
@@ -86,7 +183,7 @@ export function functionPolicy(config: Json, region: string, account: string): J
       const qualifier = resolve(config, p.qualifier);
       if (!fn) throw new Error(`cannot resolve ${p.function_name}`);
       const condition: Json = {};
-      if (p.source_arn) condition.ArnLike = { "AWS:SourceArn": resolve(config, p.source_arn) };
+      if (p.source_arn) condition.ArnLike = { "AWS:SourceArn": resolve(config, p.source_arn) ?? eventRuleArn(config, p.source_arn, region, account) };
       if (p.source_account) condition.StringEquals = { "AWS:SourceAccount": resolve(config, p.source_account) };
       return {
         Sid: p.statement_id,
@@ -106,7 +203,7 @@ export function functionPolicy(config: Json, region: string, account: string): J
  */
 export function withRolePolicyChanged(config: Json, mutate: (statements: Json[]) => void): Json {
   const copy = structuredClone(config);
-  const role = Object.values(copy.resource.aws_iam_role_policy)[0] as Json;
+  const role = (Object.values(copy.resource.aws_iam_role_policy) as Json[]).find((p) => p.name === DESIGNED_ROLE_POLICIES[0].policyName);
   mutate(blockOf(copy, role.policy).block.statement);
   return copy;
 }

@@ -21,9 +21,11 @@ export interface SynthesizedStack {
 
 export const TEST_PROPS: ChecksumIndexStackProps = { namePrefix: "cix-test", region: "eu-west-1" };
 
-export function synthStack(props: Partial<ChecksumIndexStackProps> = {}): SynthesizedStack {
+/** `extend` adds constructs to the stack before synthesis, as another part of an app could. */
+export function synthStack(props: Partial<ChecksumIndexStackProps> = {}, extend?: (stack: ChecksumIndexStack) => void): SynthesizedStack {
   const app = Testing.app();
   const stack = new ChecksumIndexStack(app, "test", { ...TEST_PROPS, ...props });
+  extend?.(stack);
   return wrap(stack, Testing.synth(stack));
 }
 

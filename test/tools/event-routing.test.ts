@@ -23,7 +23,7 @@ describe("the resolved pipeline the tools read", () => {
       partition: "aws",
       source: { name: "cix-test-source", arn: "arn:aws:s3:::cix-test-source" },
       rules: [
-        { id: "checksum-index-0", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], prefix: "csv/", suffix: ".csv" },
+        { id: "checksum-index-0", events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"], prefix: "csv/", suffix: ".csv" },
         { id: "checksum-index-1", events: ["s3:ObjectCreated:*"], prefix: "img/", suffix: "" },
       ],
       index: { name: "cix-test-index", prefix: "index/" },

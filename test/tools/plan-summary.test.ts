@@ -3,15 +3,18 @@
  * synthesized stacks. The first plan is a full create; the others are planned against a state built from
  * it "as if applied", after a change of configuration.
  */
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { App } from "cdktf";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
 import { renderMarkdown, summarizePlan, type PlanSummary } from "../../tools/plan/plan-summary";
 import { planStack } from "../../tools/plan";
 import { OFFLINE_STATE_FILE, terraformRunner } from "../../tools/terraform";
 import { stateFromCreatePlan } from "../support/terraform-state";
+import { change as fixture, planOf } from "../support/plan-fixtures";
 import { tempDir } from "../support/temp";
 
 const BASE: ChecksumIndexStackProps = { namePrefix: "cix-review", region: "eu-west-1", accountId: "111122223333" };
@@ -20,9 +23,14 @@ const outdir = path.join(work, "cdktf.out");
 const stackDir = path.join(outdir, "stacks", "review");
 
 /** Synthesizes the stack with these props into the same folder (the state stays) and plans it offline. */
-function plan(props: Partial<ChecksumIndexStackProps>, name: string): { json: any; markdown: string; summary: PlanSummary } {
+function plan(
+  props: Partial<ChecksumIndexStackProps>,
+  name: string,
+  extend?: (stack: ChecksumIndexStack) => void,
+): { json: any; markdown: string; summary: PlanSummary } {
   const app = new App({ outdir });
-  new ChecksumIndexStack(app, "review", { ...BASE, ...props });
+  const stack = new ChecksumIndexStack(app, "review", { ...BASE, ...props });
+  extend?.(stack);
   app.synth();
   const result = planStack("review", stackDir, { offline: true, outDir: path.join(work, name), reuseInit: true });
   const json = JSON.parse(readFileSync(result.files.json, "utf8"));
@@ -40,10 +48,13 @@ beforeAll(() => {
 }, 120_000);
 
 /** Back to the "applied" state before each changed plan. */
-function fromApplied(props: Partial<ChecksumIndexStackProps>, name: string) {
+function fromApplied(props: Partial<ChecksumIndexStackProps>, name: string, extend?: (stack: ChecksumIndexStack) => void) {
   copyFileSync(path.join(work, "applied.tfstate"), path.join(stackDir, OFFLINE_STATE_FILE));
-  return plan(props, name);
+  return plan(props, name, extend);
 }
+
+/** The execution role, found as any construct would find it. */
+const roleOf = (stack: ChecksumIndexStack) => stack.node.findAll().find((c): c is IamRole => c instanceof IamRole)!;
 
 describe("the summary of real plans", () => {
   it("an initial create: counts, every resource, and the access it grants", () => {
@@ -59,20 +70,33 @@ describe("the summary of real plans", () => {
       'function_name: null → "cix-review-indexer"',
     ]);
     const role = create.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
-    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(role.direction).toBe("widens");
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObjectAttributes, + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    // Creating the TLS-only bucket policies and public access blocks only takes access away.
+    expect(create.summary.access.filter((a) => a.type === "aws_s3_bucket_policy").map((a) => a.direction)).toEqual(["narrows", "narrows"]);
     expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
     expect(create.markdown).toMatch(/\| `\+` \| create \| `aws_s3_bucket_notification\.trigger_notification_[0-9A-F]+` \| aws_s3_bucket_notification \|/);
   });
 
-  it("a change that adds an IAM action is called out as widening access, with the policy diff", () => {
-    const versioned = fromApplied({ sourceBucket: { versioned: true } }, "iam");
+  it("an added IAM action and a managed policy attached by another construct both widen access, by name", () => {
+    const versioned = fromApplied({ sourceBucket: { versioned: true } }, "iam", (stack) => {
+      new IamRolePolicyAttachment(stack, "extra-admin", { role: roleOf(stack).name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" });
+    });
     // Only what the change touches: the "applied" state matches the rest of the configuration exactly.
     expect(versioned.summary.changes.map((c) => [c.type, c.action])).toEqual([
       ["aws_iam_role_policy", "update"],
+      ["aws_iam_role_policy_attachment", "create"],
       ["aws_s3_bucket_versioning", "update"],
     ]);
+    expect(versioned.summary.access.find((a) => a.type === "aws_iam_role_policy_attachment")).toMatchObject({
+      direction: "widens",
+      subject: "policies attached to role `cix-review-indexer`",
+      facts: ["+ attaches arn:aws:iam::aws:policy/AdministratorAccess"],
+      warnings: ["arn:aws:iam::aws:policy/AdministratorAccess is an AWS managed policy granting every action on every resource"],
+    });
+    expect(versioned.markdown).toContain("**2 changes widen access**");
     const role = versioned.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
-    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersion"] });
+    expect(role).toMatchObject({ action: "update", direction: "widens", facts: ["Allow Sid ReadSourceObjects0: + action s3:GetObjectVersionAttributes, + action s3:GetObjectVersion"] });
     expect(role.policyDiff).toMatch(/^\+\s+"s3:GetObjectVersion"/m);
     expect(versioned.markdown).toContain("⚠️ **widens access**");
     expect(versioned.markdown).toContain("```diff");
@@ -83,14 +107,27 @@ describe("the summary of real plans", () => {
     const moved = fromApplied({ triggers: [{ prefix: "uploads/" }] }, "prefix");
     const notification = moved.summary.access.find((a) => a.type === "aws_s3_bucket_notification")!;
     expect(notification.facts).toEqual([
-      '- rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
-      '+ rule s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
+      '- lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="incoming/" suffix=""',
+      '+ lambda arn:aws:lambda:eu-west-1:111122223333:function:cix-review-indexer:live: s3:LifecycleExpiration:*,s3:ObjectCreated:*,s3:ObjectRemoved:* prefix="uploads/" suffix=""',
     ]);
+    expect(notification.direction).toBe("changes");
     const role = moved.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
     expect(role.facts).toEqual([
       "Allow Sid ReadSourceObjects0: + resource arn:aws:s3:::cix-review-source/uploads/*, - resource arn:aws:s3:::cix-review-source/incoming/*",
     ]);
     expect(role.direction).toBe("widens");
+  });
+
+  it("without an account id, a create shows the role policy's literal statements and marks only the unknown ARNs", () => {
+    rmSync(path.join(stackDir, OFFLINE_STATE_FILE), { force: true });
+    const fresh = plan({ accountId: undefined }, "unknown");
+    const role = fresh.summary.access.find((a) => a.type === "aws_iam_role_policy")!;
+    expect(role.direction).toBe("widens");
+    expect(role.facts[0]).toMatch(/^policy: known after apply; shown from data\.aws_iam_policy_document\.indexer_permissions_[0-9A-F]+, unknown parts marked/);
+    expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObject, + action s3:GetObjectAttributes, + resource arn:aws:s3:::cix-review-source/incoming/*");
+    expect(role.facts).toContainEqual(expect.stringMatching(/^Allow Sid WriteOwnLogs: \+ action logs:CreateLogStream, \+ action logs:PutLogEvents, \+ resource ⟨aws_cloudwatch_log_group\.indexer_logs_[0-9A-F]+\.arn⟩:log-stream:\*$/));
+    expect(role.facts).toContainEqual(expect.stringMatching(/^Allow Sid SendFailedEvents: \+ action sqs:SendMessage, \+ resource ⟨aws_sqs_queue\.indexer_failures_[0-9A-F]+\.arn⟩$/));
+    expect(fresh.markdown).not.toMatch(/policy: \(known after apply\)/);
   });
 
   it("a bucket replace gets a loud warning", () => {
@@ -106,21 +143,27 @@ describe("the summary of real plans", () => {
 });
 
 describe("summary rules on hand-made changes", () => {
-  const change = (type: string, actions: string[], before: any, after: any) => ({
-    resource_changes: [{ address: `${type}.x`, type, name: "x", mode: "managed", change: { actions, before, after, after_unknown: {} } }],
-  });
+  const change = (type: string, actions: string[], before: any, after: any) => planOf([fixture(type, actions, before, after)]);
 
   it("opening a public access block widens access", () => {
     const flags = { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true };
     const s = summarizePlan(change("aws_s3_bucket_public_access_block", ["update"], flags, { ...flags, block_public_policy: false }));
     expect(s.access[0]).toMatchObject({ direction: "widens", facts: ["block_public_policy: true → false"] });
+    const closed = summarizePlan(change("aws_s3_bucket_public_access_block", ["update"], { ...flags, block_public_policy: false }, flags));
+    expect(closed.access[0].direction).toBe("narrows");
   });
 
   it("a permission whose principal becomes anyone is shown field by field", () => {
     const s = summarizePlan(
-      change("aws_lambda_permission", ["delete", "create"], { principal: "s3.amazonaws.com", source_arn: "arn:aws:s3:::a" }, { principal: "*", source_arn: null }),
+      change(
+        "aws_lambda_permission",
+        ["delete", "create"],
+        { action: "lambda:InvokeFunction", function_name: "f", principal: "s3.amazonaws.com", source_arn: "arn:aws:s3:::a" },
+        { action: "lambda:InvokeFunction", function_name: "f", principal: "*", source_arn: null },
+      ),
     );
     expect(s.access[0].facts).toEqual(['principal: "s3.amazonaws.com" → "*"', 'source_arn: "arn:aws:s3:::a" → null']);
+    expect(s.access[0].direction).toBe("widens");
     expect(renderMarkdown("t", s)).toContain("`-/+` `aws_lambda_permission.x`");
   });
 

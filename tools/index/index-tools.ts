@@ -3,6 +3,7 @@
  * or the local endpoint (the SDK's AWS_ENDPOINT_URL_S3 selects it). It reuses the function's own modules:
  * one hashing routine, one index store, one record schema.
  */
+import { backfillChange } from "../../lambda/backfill";
 import { bucketNameProblems } from "../../lambda/contract";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { ObjectGoneError } from "../../lambda/errors";
 import type { ObjectChange } from "../../lambda/event";
 import { indexKeys, type IndexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lambda/index-record";
+import { checkedContentEntries } from "../../lambda/content";
 import { indexChange } from "../../lambda/indexer";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 import { matchingRule, type Pipeline } from "../../stacks/pipeline";
@@ -63,17 +65,19 @@ export class IndexTools {
     return (await this.store.get(this.keys.current(location.bucket, location.key), parseIndexRecord))?.value;
   }
 
-  /** Every indexed object (version) whose content has this SHA-256. */
-  async find(sha256: string): Promise<ContentEntry[]> {
+  /**
+   * Every indexed object (version) whose content has this SHA-256. Each entry is checked against the key's
+   * current record (or the version's record) before it is returned; one that disagrees is an orphan left by
+   * an interrupted write: it is repaired (deleted, or re-put if the record says so) and not returned.
+   */
+  async find(sha256: string, onRepair?: (repair: string) => void): Promise<ContentEntry[]> {
     const sha = sha256.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(sha)) throw new UsageError(`"${sha256}" is not a SHA-256: give 64 hexadecimal digits`);
-    const entries: ContentEntry[] = [];
-    for await (const page of this.list(this.index.bucket, this.keys.contentPrefix(sha))) {
-      for (const object of page) {
-        const doc = await this.store.get(object.key, (text) => JSON.parse(text) as ContentEntry);
-        if (doc) entries.push(doc.value);
-      }
-    }
+    const entryKeys: string[] = [];
+    for await (const page of this.list(this.index.bucket, this.keys.contentPrefix(sha))) entryKeys.push(...page.map((o) => o.key));
+    const repairs: string[] = [];
+    const entries = await checkedContentEntries(entryKeys, { store: this.store, keys: this.keys }, repairs);
+    for (const repair of repairs) onRepair?.(repair);
     return entries.sort((a, b) => `${a.bucket}/${a.key}/${a.versionId}`.localeCompare(`${b.bucket}/${b.key}/${b.versionId}`));
   }
 
@@ -281,16 +285,7 @@ export class IndexTools {
           if (current?.state === "present" && current.eTag === object.eTag) {
             summary.alreadyIndexed++;
           } else {
-            const change: ObjectChange = {
-              kind: "created",
-              eventName: "ObjectCreated:Backfill",
-              eventTime: (object.lastModified ?? new Date()).toISOString(),
-              bucket: location.bucket,
-              key: object.key,
-              size: object.size,
-              eTag: object.eTag,
-              sequencer: "0",
-            };
+            const change = backfillChange({ bucket: location.bucket, key: object.key, size: object.size, eTag: object.eTag, lastModified: object.lastModified });
             const result = await indexChange(change, { requestId: "backfill", now: new Date() }, { reader: this.reader, store: this.store, keys: this.keys });
             if (result.outcome === "indexed" || result.outcome === "duplicate") {
               summary.indexed++;

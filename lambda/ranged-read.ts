@@ -1,0 +1,86 @@
+/**
+ * Parallel ranged reads consumed in order: an object is read as `Range` requests of `partSize` bytes with
+ * up to `concurrency` in flight, and its bytes are handed on strictly in order, so one digest sees the
+ * object as a single stream. While the consumer hashes part n, parts n+1 … n+concurrency-1 download.
+ *
+ * Memory is bounded: a part is held until the consumer has taken all of it, so at most `concurrency`
+ * parts (`concurrency × partSize` bytes) are held at once. Pure orchestration: the I/O is the `RangeSource`.
+ */
+import { IntegrityError } from "./errors";
+
+export interface RangeSource {
+  /**
+   * The bytes `start` to `end` inclusive. The source pins what it reads (a version id or an ETag) so that
+   * every part comes from the same object; it throws if that object is gone or replaced.
+   */
+  fetch(start: number, end: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+}
+
+export interface PartOptions {
+  /** Bytes of the whole object. */
+  readonly size: number;
+  /** Start reading at this offset (a continuation). @default 0 */
+  readonly offset?: number;
+  /** Bytes per Range request. */
+  readonly partSize: number;
+  /** Range requests in flight at most. */
+  readonly concurrency: number;
+}
+
+/** The ranges [start, end] (inclusive) that cover `offset` … `size - 1` in parts of `partSize`. */
+export function partRanges(size: number, partSize: number, offset = 0): Array<[number, number]> {
+  if (!Number.isSafeInteger(partSize) || partSize < 1) throw new RangeError(`part size ${partSize} must be a whole number of bytes, at least 1`);
+  const ranges: Array<[number, number]> = [];
+  for (let start = offset; start < size; start += partSize) ranges.push([start, Math.min(start + partSize, size) - 1]);
+  return ranges;
+}
+
+/** A part's bytes as they were received, and how many. */
+interface HeldPart {
+  readonly chunks: Uint8Array[];
+  readonly bytes: number;
+}
+
+/**
+ * Yields the object's bytes from `offset` to the end, in order, reading up to `concurrency` parts at once.
+ * The first error (of any part) ends the iteration, after every request in flight was aborted.
+ */
+export async function* readInParts(source: RangeSource, options: PartOptions): AsyncGenerator<Uint8Array> {
+  const ranges = partRanges(options.size, options.partSize, options.offset ?? 0);
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const abort = new AbortController();
+  const pending = new Map<number, Promise<HeldPart>>();
+  let next = 0;
+
+  const start = (index: number) => {
+    const [from, to] = ranges[index];
+    const part = (async (): Promise<HeldPart> => {
+      const chunks: Uint8Array[] = [];
+      let bytes = 0;
+      for await (const chunk of await source.fetch(from, to, abort.signal)) {
+        chunks.push(chunk);
+        bytes += chunk.length;
+        if (bytes > to - from + 1) break;
+      }
+      if (bytes !== to - from + 1) throw new IntegrityError(`bytes ${from}-${to}: received ${bytes} bytes, expected ${to - from + 1}`);
+      return { chunks, bytes };
+    })();
+    // A part that fails while an earlier one is being consumed must not be an unhandled rejection.
+    part.catch(() => {});
+    pending.set(index, part);
+  };
+
+  try {
+    while (next < ranges.length && pending.size < concurrency) start(next++);
+    for (let index = 0; index < ranges.length; index++) {
+      const part = await pending.get(index)!;
+      for (const chunk of part.chunks) yield chunk;
+      // The slot is free once the part was consumed: at most `concurrency` parts are ever held, while the
+      // parts after this one went on downloading during its hashing.
+      pending.delete(index);
+      if (next < ranges.length) start(next++);
+    }
+  } finally {
+    abort.abort();
+  }
+}

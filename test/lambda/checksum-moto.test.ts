@@ -1,0 +1,73 @@
+/**
+ * Single-part objects uploaded by the JS SDK with each checksum algorithm (the SDK computes the value and
+ * sends it; the server stores it), then read by the function's S3 reader from moto's S3: every intact read
+ * is verified by that algorithm, and one bit flipped on the way (a middleware corrupting the GET's body)
+ * is a mismatch. Multipart checksums are proven against S3's documented shapes in checksum-matrix.test.ts:
+ * moto does not return them faithfully.
+ */
+import { Transform } from "node:stream";
+import { CreateBucketCommand, PutObjectCommand, type ChecksumAlgorithm, type S3Client } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareS3Checksum } from "../../lambda/checksums";
+import { createS3Client, S3ObjectReader } from "../../lambda/s3-store";
+import { startMoto, type MotoServer } from "../support/moto-process";
+
+const BUCKET = "moto-checksums";
+const body = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
+
+/** Flips one bit of the first chunk of every GetObject body: what a corrupted read delivers. */
+function corruptingReads(client: S3Client): S3Client {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const output = result.output as { Body?: NodeJS.ReadableStream };
+      if (context.commandName === "GetObjectCommand" && output.Body) {
+        let first = true;
+        const flip = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            if (first && chunk.length > 0) {
+              chunk = Buffer.from(chunk);
+              chunk[0] ^= 0x01;
+              first = false;
+            }
+            done(null, chunk);
+          },
+        });
+        output.Body = output.Body.pipe(flip);
+      }
+      return result;
+    },
+    { step: "initialize", name: "corruptReadsForTest" },
+  );
+  return client;
+}
+
+let moto: MotoServer;
+let uploader: S3Client;
+beforeAll(async () => {
+  moto = await startMoto();
+  uploader = moto.client({ requestChecksumCalculation: "WHEN_SUPPORTED" });
+  await uploader.send(new CreateBucketCommand({ Bucket: BUCKET }));
+}, 30_000);
+afterAll(async () => {
+  uploader?.destroy();
+  await moto?.close();
+});
+
+describe("single-part objects uploaded by the JS SDK, read from moto", () => {
+  it.each(["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] as const)("verifies %s, and reports a flipped bit as a mismatch", async (algorithm) => {
+    const key = `incoming/${algorithm}.bin`;
+    await uploader.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ChecksumAlgorithm: algorithm as ChecksumAlgorithm }));
+    const endpoint = { endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "moto", secretAccessKey: "moto" } };
+
+    const client = createS3Client(endpoint);
+    const read = await new S3ObjectReader(client).read({ bucket: BUCKET, key, expectedSize: body.length });
+    expect(compareS3Checksum(read.stored, read.computed)).toMatchObject({ algorithm, source: "checksum", verification: "match", verifiedBy: algorithm });
+
+    const corrupting = corruptingReads(createS3Client(endpoint));
+    const bad = await new S3ObjectReader(corrupting).read({ bucket: BUCKET, key, expectedSize: body.length });
+    expect(compareS3Checksum(bad.stored, bad.computed)).toMatchObject({ algorithm, verification: "mismatch" });
+    client.destroy();
+    corrupting.destroy();
+  });
+});

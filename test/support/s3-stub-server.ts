@@ -1,0 +1,148 @@
+/**
+ * A small S3 on loopback that answers GetObject and GetObjectAttributes in the shapes S3's API reference
+ * documents, for what local servers do not do faithfully (moto: composite checksums without their "-N"
+ * suffix or type, a GetObjectAttributes date the JS SDK cannot parse). Each object says what S3 stored
+ * (checksum headers, ETag, encryption, parts) and which bytes to serve, so a test can serve corrupted
+ * bytes under the true stored values. The real SDK client talks to it: requests and responses go through
+ * the SDK's own serializers and parsers.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { S3Client } from "@aws-sdk/client-s3";
+
+export interface StubPart {
+  readonly size: number;
+  /** The part's checksum, under its algorithm's name (e.g. { ChecksumCRC32: "..." }). */
+  readonly checksum?: Record<string, string>;
+}
+
+export interface StubObject {
+  /** The bytes served (corrupt them to model a bad read). */
+  readonly body: Buffer;
+  /** The ETag, unquoted. */
+  readonly eTag: string;
+  /** x-amz-checksum-<algorithm> (lowercase) → value as S3 returns it, e.g. { crc32: "…==-3" }. */
+  readonly checksum?: Record<string, string>;
+  /** x-amz-checksum-type. */
+  readonly checksumType?: "FULL_OBJECT" | "COMPOSITE";
+  readonly serverSideEncryption?: string;
+  readonly versionId?: string;
+  /** Parts as GetObjectAttributes lists them (absent: S3 lists none, e.g. a multipart upload without checksums). */
+  readonly parts?: readonly StubPart[];
+  /** Parts per GetObjectAttributes page. @default 1000 (S3's) */
+  readonly maxParts?: number;
+  /** The ETag GetObjectAttributes reports, when it must differ (the object replaced in between). */
+  readonly attributesETag?: string;
+}
+
+export interface StubRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingMessage["headers"];
+}
+
+export interface S3Stub {
+  readonly client: S3Client;
+  readonly objects: Map<string, StubObject>;
+  readonly requests: StubRequest[];
+  close(): Promise<void>;
+}
+
+const LAST_MODIFIED = "Tue, 24 Nov 2026 10:00:00 GMT";
+const XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+const checksumElements = (values: Record<string, string> | undefined) =>
+  Object.entries(values ?? {})
+    .map(([name, value]) => `<${name}>${value}</${name}>`)
+    .join("");
+
+/** The documented GetObjectAttributes response body. */
+function attributesXml(object: StubObject, request: StubRequest): string {
+  const marker = Number(request.headers["x-amz-part-number-marker"] ?? 0);
+  const maxParts = Math.min(Number(request.headers["x-amz-max-parts"] ?? 1000), object.maxParts ?? 1000);
+  const all = (object.parts ?? []).map((p, i) => ({ ...p, number: i + 1 }));
+  const page = all.filter((p) => p.number > marker).slice(0, maxParts);
+  const truncated = page.length > 0 && page[page.length - 1].number < all.length;
+  const objectChecksum = Object.fromEntries(
+    Object.entries(object.checksum ?? {}).map(([alg, value]) => [`Checksum${alg.toUpperCase()}`, value.replace(/-\d+$/, "")]),
+  );
+  const parts = object.parts === undefined
+    ? `<ObjectParts><PartsCount>${Number(/-(\d+)$/.exec(object.eTag)?.[1] ?? 1)}</PartsCount></ObjectParts>`
+    : `<ObjectParts><IsTruncated>${truncated}</IsTruncated><MaxParts>${maxParts}</MaxParts>` +
+      `<NextPartNumberMarker>${page.length > 0 ? page[page.length - 1].number : marker}</NextPartNumberMarker>` +
+      `<PartNumberMarker>${marker}</PartNumberMarker>` +
+      page.map((p) => `<Part>${checksumElements(p.checksum)}<PartNumber>${p.number}</PartNumber><Size>${p.size}</Size></Part>`).join("") +
+      `<PartsCount>${all.length}</PartsCount></ObjectParts>`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><GetObjectAttributesResponse xmlns="${XMLNS}">` +
+    `<ETag>${object.attributesETag ?? object.eTag}</ETag>` +
+    (object.checksum ? `<Checksum>${checksumElements(objectChecksum)}${object.checksumType ? `<ChecksumType>${object.checksumType}</ChecksumType>` : ""}</Checksum>` : "") +
+    parts +
+    `<StorageClass>STANDARD</StorageClass><ObjectSize>${object.body.length}</ObjectSize></GetObjectAttributesResponse>`
+  );
+}
+
+function handle(objects: Map<string, StubObject>, requests: StubRequest[], req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? "/", "http://stub");
+  const request = { method: req.method ?? "", path: decodeURIComponent(url.pathname), query: url.searchParams, headers: req.headers };
+  requests.push(request);
+  const object = objects.get(request.path.slice(1));
+  if (req.method !== "GET") {
+    res.writeHead(501).end();
+    return;
+  }
+  if (!object) {
+    res.writeHead(404, { "content-type": "application/xml" }).end(`<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`);
+    return;
+  }
+  const common: Record<string, string> = { "last-modified": LAST_MODIFIED, ...(object.versionId ? { "x-amz-version-id": object.versionId } : {}) };
+  if (url.searchParams.has("attributes")) {
+    res.writeHead(200, { ...common, "content-type": "application/xml" }).end(attributesXml(object, request));
+    return;
+  }
+  const ifMatch = req.headers["if-match"];
+  if (ifMatch !== undefined && ifMatch.replace(/"/g, "") !== object.eTag) {
+    res.writeHead(412, { "content-type": "application/xml" }).end(`<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`);
+    return;
+  }
+  const headers: Record<string, string> = {
+    ...common,
+    etag: `"${object.eTag}"`,
+    "content-length": String(object.body.length),
+    "content-type": "application/octet-stream",
+    ...(object.serverSideEncryption ? { "x-amz-server-side-encryption": object.serverSideEncryption } : {}),
+  };
+  if (req.headers["x-amz-checksum-mode"] === "ENABLED") {
+    for (const [alg, value] of Object.entries(object.checksum ?? {})) headers[`x-amz-checksum-${alg}`] = value;
+    if (object.checksum && object.checksumType) headers["x-amz-checksum-type"] = object.checksumType;
+  }
+  res.writeHead(200, headers).end(object.body);
+}
+
+export async function startS3Stub(): Promise<S3Stub> {
+  const objects = new Map<string, StubObject>();
+  const requests: StubRequest[] = [];
+  const server = createServer((req, res) => handle(objects, requests, req, res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "STUB", secretAccessKey: "STUB" },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    maxAttempts: 1,
+  });
+  return {
+    client,
+    objects,
+    requests,
+    async close() {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
