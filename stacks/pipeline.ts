@@ -14,6 +14,8 @@ import {
   INDEX_RECORD_SUFFIX,
   INDEXED_EVENT_TYPES,
 } from "../lambda/contract";
+import type { AlarmsProps } from "./constructs/alarms";
+import type { LifecycleProps } from "./constructs/bucket-lifecycle";
 import {
   ConfigurationError,
   eventsOverlap,
@@ -180,6 +182,10 @@ export interface ChecksumIndexStackProps {
   readonly delivery?: "notification" | "eventbridge";
   /** Backfill on S3 Batch Operations: the role a Batch Operations job assumes. @default undefined (no role) */
   readonly batchOperations?: BatchOperationsProps;
+  /** CloudWatch alarms on failed, dropped and throttled events. @default on, notifying nobody: see AlarmsProps */
+  readonly alarms?: AlarmsProps;
+  /** Lifecycle rules of the created buckets. @default see LifecycleProps (7 days, 30 days) */
+  readonly lifecycle?: LifecycleProps;
   /** Settings of the function. @default see FunctionSettings */
   readonly function?: FunctionSettings;
   /** Tags on every resource, through the provider's default_tags. @default { application: "s3-checksum-index" } */
