@@ -2,8 +2,7 @@
  * Turning s3rver's object events into what S3 would send, and choosing which ones the notification
  * routes to the function. Pure.
  *
- * s3rver's events differ from S3's: keys are not URL-encoded, multipart completions are "ObjectCreated:Post",
- * copies have no eTag, and the sequencer is a millisecond clock that repeats. S3's sequencer only has to
+ * The local endpoint's events name the key unencoded and carry no sequencer; S3's sequencer only has to
  * order the events of one key; here it is made strictly increasing, also across restarts.
  */
 import { encodeS3Key } from "../../lambda/event";
@@ -47,6 +46,7 @@ export function shapeRecord(
   const rule = matchingRule(pipeline, bucket, eventName, key);
   if (!rule) return undefined;
   const object: Record<string, unknown> = { key: encodeS3Key(key), sequencer };
+  if (raw.s3.object.versionId !== undefined) object.versionId = raw.s3.object.versionId;
   if (eventName.startsWith("ObjectCreated:")) {
     object.size = raw.s3.object.size;
     object.eTag = raw.s3.object.eTag ?? eTag;
