@@ -3,10 +3,9 @@
  * and conditional writes behave as in S3. moto_server comes from Python (`pip install "moto[server]"`); it is
  * started on a free loopback port and stopped with local mode. It keeps everything in memory.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { CreateBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { StorageBackendError, type StorageBackend, type StoredObject } from "./backend";
+import { MotoServerMissingError, startMotoServer, type MotoServer } from "./moto-server";
 
 /** moto accepts any credentials; these are local mode's. */
 const MOTO_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
@@ -16,64 +15,22 @@ export interface MotoBackend extends StorageBackend {
   readonly client: S3Client;
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** The moto_server command, or undefined when it is not installed. */
-export function motoServerCommand(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const command = env.MOTO_SERVER ?? "moto_server";
-  const probe = spawnSync(command, ["--help"], { encoding: "utf8", timeout: 30_000 });
-  return probe.status === 0 ? command : undefined;
-}
-
-async function waitUntilServing(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new StorageBackendError(`moto_server exited with code ${child.exitCode}: ${output().trim().slice(-500)}`);
-    try {
-      const answer = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
-      if (answer.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new StorageBackendError(`moto_server did not answer on ${url} within ${timeoutMs} ms: ${output().trim().slice(-500)}`);
-}
-
 export async function startMotoBackend(options: {
   buckets: readonly string[];
   versionedBuckets: readonly string[];
   region: string;
   onProblem: (message: string) => void;
 }): Promise<MotoBackend> {
-  const command = motoServerCommand();
-  if (!command) {
-    throw new StorageBackendError('moto_server is not installed: pip install "moto[server]" (or set MOTO_SERVER to its path), or run without --s3 moto');
-  }
-  let child: ChildProcess | undefined;
-  let text = "";
-  let url = "";
-  // The free port can be taken between the probe and moto's bind: try a few.
-  for (let attempt = 1; attempt <= 3 && !url; attempt++) {
-    const port = await freePort();
-    child = spawn(command, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout!.on("data", (c: Buffer) => (text += c.toString("utf8")));
-    child.stderr!.on("data", (c: Buffer) => (text += c.toString("utf8")));
-    try {
-      await waitUntilServing(`http://127.0.0.1:${port}`, child, () => text, 30_000);
-      url = `http://127.0.0.1:${port}`;
-    } catch (error) {
-      child.kill("SIGTERM");
-      if (attempt === 3) throw error;
+  let moto: MotoServer;
+  try {
+    moto = await startMotoServer({ onUnexpectedExit: options.onProblem });
+  } catch (error) {
+    if (error instanceof MotoServerMissingError) {
+      throw new StorageBackendError('moto_server is not installed: pip install "moto[server]" (or set MOTO_SERVER to its path), or run without --s3 moto', { cause: error });
     }
+    throw new StorageBackendError(`moto_server did not start: ${(error as Error).message}`, { cause: error });
   }
+  const url = moto.endpoint;
   const client = new S3Client({
     endpoint: url,
     region: options.region,
@@ -95,14 +52,9 @@ export async function startMotoBackend(options: {
       }
     }
   } catch (error) {
-    child!.kill("SIGTERM");
+    await moto.stop();
     throw new StorageBackendError(`could not create the buckets on moto_server at ${url}: ${(error as Error).message}`, { cause: error });
   }
-  const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
-  child!.once("exit", (code, signal) => {
-    if (!stopping) options.onProblem(`moto_server stopped (code ${code}, signal ${signal}): ${text.trim().slice(-300)}`);
-  });
-  let stopping = false;
   return {
     kind: "moto",
     url,
@@ -120,14 +72,8 @@ export async function startMotoBackend(options: {
       }
     },
     async close() {
-      stopping = true;
       client.destroy();
-      if (child!.exitCode === null) {
-        child!.kill("SIGTERM");
-        const timer = setTimeout(() => child!.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await moto.stop();
     },
   };
 }
