@@ -519,6 +519,17 @@ const EVENTBRIDGE_TYPES: Record<(typeof INDEXED_EVENT_TYPES)[number], { detailTy
   "s3:LifecycleExpiration:DeleteMarkerCreated": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"], "deletion-type": ["Delete Marker Created"] } },
 };
 
+/**
+ * How S3 describes one event in EventBridge: the detail type and the detail fields that the event type
+ * stands for (the inverse of the patterns above, for an event of one specific type such as ObjectCreated:Put).
+ */
+export function eventBridgeFormOf(eventName: string): { detailType: string; reason: string; deletionType?: string } | undefined {
+  const type = EVENTBRIDGE_TYPES[(eventName.startsWith("s3:") ? eventName : `s3:${eventName}`) as (typeof INDEXED_EVENT_TYPES)[number]];
+  const reason = type?.detail?.reason?.[0];
+  if (!type || !reason) return undefined;
+  return { detailType: type.detailType, reason, deletionType: type.detail?.["deletion-type"]?.[0] };
+}
+
 /** EventBridge's wildcard filter treats "*" and "\\" specially: escape them in literal parts. */
 const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`);
 

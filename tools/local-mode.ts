@@ -12,12 +12,11 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { contractEnvironment, ENV } from "../lambda/contract";
-import { decodeS3Key } from "../lambda/event";
 import { indexKeys } from "../lambda/index-keys";
 import { parseIndexRecord } from "../lambda/index-record";
 import { S3DocumentStore } from "../lambda/s3-store";
 import { loadBundledHandler, type BundledHandler } from "./local/bundled-handler";
-import { sequencerClock, shapeRecord, type S3ShapedRecord } from "./local/event-routing";
+import { deliveredEvent, sequencerClock, type DeliveredEvent } from "./local/event-routing";
 import { LOCAL_CREDENTIALS, startLocalEndpoint, type ServerObjectEvent } from "./local/local-endpoint";
 import { startMotoBackend } from "./local/moto-backend";
 import { formatBytes } from "./format";
@@ -28,8 +27,10 @@ export interface LocalModeOptions {
   readonly port: number;
   /** Folder of the stored objects and the failure log. @default ".local-s3" (LOCAL_S3_DIR) */
   readonly dataDir: string;
-  /** Stack whose configuration is used. @default "dev" */
+  /** Stack of the app whose configuration is used. @default "dev" */
   readonly stack: string;
+  /** A resolved pipeline to run instead of the app's stack (any stack's props, for tests). @default the app's `stack` */
+  readonly pipeline?: Pipeline;
   /** The storage server: s3rver in this process, or moto_server (must be installed). @default "s3rver" */
   readonly s3?: LocalStorage;
   /** Pause before the n-th retry of a failed invocation, in ms. @default 1000 × n */
@@ -43,13 +44,13 @@ export type LocalStorage = (typeof LOCAL_STORAGE)[number];
 
 export async function startLocalMode(options: LocalModeOptions) {
   const print = options.print ?? ((line: string) => console.log(line));
-  const pipeline: Pipeline = appPipeline(options.stack);
+  const pipeline: Pipeline = options.pipeline ?? appPipeline(options.stack);
   const dataDir = path.resolve(options.dataDir);
   const failureLog = path.join(dataDir, "failed-events.jsonl");
   mkdirSync(path.join(dataDir, "s3"), { recursive: true });
 
   const nextSequencer = sequencerClock();
-  const queue: Array<Promise<S3ShapedRecord | undefined>> = [];
+  const queue: Array<Promise<DeliveredEvent | undefined>> = [];
   let wake: (() => void) | undefined;
   let handler: BundledHandler | undefined;
   let client: S3Client | undefined;
@@ -67,7 +68,7 @@ export async function startLocalMode(options: LocalModeOptions) {
             const head = await client.send(new HeadObjectCommand({ Bucket: raw.s3.bucket.name, Key: raw.s3.object.key })).catch(() => undefined);
             eTag = head?.ETag?.replace(/"/g, "");
           }
-          return shapeRecord(pipeline, raw, sequencer, eTag);
+          return deliveredEvent(pipeline, raw, sequencer, eTag);
         })(),
       );
     }
@@ -106,35 +107,33 @@ export async function startLocalMode(options: LocalModeOptions) {
   const index = new S3DocumentStore(client, pipeline.index.name);
   const keys = indexKeys(pipeline.index.prefix);
 
-  async function deliver(shaped: S3ShapedRecord): Promise<void> {
-    const record = shaped.record;
-    const event = { Records: [record] };
-    const key = decodeS3Key(record.s3.object.key);
-    const where = `s3://${record.s3.bucket.name}/${key}`;
+  async function deliver(delivered: DeliveredEvent): Promise<void> {
+    const { event, key, bucket, sequencer, eventName } = delivered;
+    const where = `s3://${bucket}/${key}`;
     let lastError: Error | undefined;
     for (let attempt = 0; attempt <= pipeline.function.maxRetryAttempts; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, (options.retryDelayMs ?? ((n) => 1000 * n))(attempt)));
       try {
-        await handler!(event, { awsRequestId: `local-${record.s3.object.sequencer}-${attempt}` });
-        const stored = await index.get(keys.current(record.s3.bucket.name, key), parseIndexRecord);
+        await handler!(event, { awsRequestId: `local-${sequencer}-${attempt}` });
+        const stored = await index.get(keys.current(bucket, key), parseIndexRecord);
         const current = stored?.value;
-        if (current && current.sequencer === record.s3.object.sequencer) {
+        if (current && current.sequencer === sequencer) {
           print(
             current.state === "present"
               ? `indexed  ${where}  ${formatBytes(current.size)}  sha256 ${current.sha256}`
               : `removed  ${where}`,
           );
         } else {
-          print(`skipped  ${where}  (${record.eventName}: ${current ? "the index holds a newer event" : "object gone or replaced"})`);
+          print(`skipped  ${where}  (${eventName}: ${current ? "the index holds a newer event" : "object gone or replaced"})`);
         }
         return;
       } catch (error) {
         lastError = error as Error;
-        print(`! ${record.eventName} ${where} failed (attempt ${attempt + 1} of ${pipeline.function.maxRetryAttempts + 1}): ${lastError.message}`);
+        print(`! ${eventName} ${where} failed (attempt ${attempt + 1} of ${pipeline.function.maxRetryAttempts + 1}): ${lastError.message}`);
       }
     }
     appendFileSync(failureLog, JSON.stringify({ failedAt: new Date().toISOString(), error: lastError?.message, event }) + "\n");
-    print(`! kept in ${path.relative(process.cwd(), failureLog)}: ${JSON.stringify(record)}`);
+    print(`! kept in ${path.relative(process.cwd(), failureLog)}: ${JSON.stringify(event)}`);
   }
 
   let stopping = false;

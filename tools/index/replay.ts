@@ -75,9 +75,13 @@ export interface ReplayOptions {
   readonly onEvent?: (line: string) => void;
 }
 
+/** One line about an event: an S3 notification, or an S3 event delivered by EventBridge. */
 const describeEvent = (event: unknown): string => {
   const record = (event as { Records?: Array<{ eventName?: string; s3?: { bucket?: { name?: string }; object?: { key?: string } } }> })?.Records?.[0];
-  return record ? `${record.eventName} s3://${record.s3?.bucket?.name}/${record.s3?.object?.key}` : "(not an S3 event)";
+  if (record) return `${record.eventName} s3://${record.s3?.bucket?.name}/${record.s3?.object?.key}`;
+  const bridged = event as { source?: string; "detail-type"?: string; detail?: { bucket?: { name?: string }; object?: { key?: string } } };
+  if (bridged?.source === "aws.s3") return `${bridged["detail-type"]} s3://${bridged.detail?.bucket?.name}/${bridged.detail?.object?.key}`;
+  return "(not an S3 event)";
 };
 
 /**
