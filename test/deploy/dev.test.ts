@@ -5,6 +5,8 @@
  *
  * The steps build on each other and run in order.
  */
+import { DescribeRuleCommand, EventBridgeClient, ListTargetsByRuleCommand } from "@aws-sdk/client-eventbridge";
+import { GetRoleCommand } from "@aws-sdk/client-iam";
 import { stackProps } from "../../stacks/app";
 import { resolvePipeline } from "../../stacks/pipeline";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
@@ -299,6 +301,52 @@ describe("operations upgrades of the deployed dev stack", () => {
     const alarms = await readAlarms(clients.cloudwatch, PREFIX);
     expect(alarms).toHaveLength(4);
     for (const alarm of alarms) expect([alarm.AlarmActions, alarm.OKActions]).toEqual([[topicArn], [topicArn]]);
+    expectNoChanges(workspace, "dev");
+  });
+});
+
+describe("delivery upgrades of the deployed dev stack", () => {
+  it("moves delivery to EventBridge and adds the Batch Operations role: rules target the alias, only they may invoke it", async () => {
+    await upgrade({ delivery: "eventbridge", batchOperations: {} });
+    const design = resolvePipeline("dev", mergeProps(DEV_PROPS, changes));
+    // The bucket sends its events to EventBridge, and no longer to the function directly.
+    const notification = await readNotification(clients.s3, SOURCE);
+    expect(notification.EventBridgeConfiguration).toBeDefined();
+    expect(notification.LambdaFunctionConfigurations ?? []).toEqual([]);
+
+    const events = new EventBridgeClient(moto.clientConfig);
+    for (const rule of design.delivery.eventBridgeRules) {
+      const deployed = await events.send(new DescribeRuleCommand({ Name: rule.name }));
+      expect(JSON.parse(deployed.EventPattern!)).toEqual(rule.pattern);
+      const { Targets } = await events.send(new ListTargetsByRuleCommand({ Rule: rule.name }));
+      expect(Targets).toEqual([
+        expect.objectContaining({
+          Arn: ALIAS_ARN,
+          DeadLetterConfig: { Arn: `arn:aws:sqs:${MOTO_REGION}:${MOTO_ACCOUNT}:${FUNCTION}-failures` },
+          RetryPolicy: { MaximumRetryAttempts: design.function.maxRetryAttempts, MaximumEventAgeInSeconds: design.function.maxEventAgeSeconds },
+        }),
+      ]);
+    }
+    events.destroy();
+
+    const { policy } = await readFunction(clients, FUNCTION, "live");
+    expect(policy.Statement.map((s: any) => [s.Principal, s.Resource, s.Condition?.ArnLike?.["AWS:SourceArn"]])).toEqual(
+      design.delivery.eventBridgeRules.map((rule) => [
+        { Service: "events.amazonaws.com" },
+        ALIAS_ARN,
+        `arn:aws:events:${MOTO_REGION}:${MOTO_ACCOUNT}:rule/${rule.name}`,
+      ]),
+    );
+    const batchRole = await clients.iam.send(new GetRoleCommand({ RoleName: `${PREFIX}-batch` }));
+    expect(decodeURIComponent(batchRole.Role!.AssumeRolePolicyDocument!)).toContain("batchoperations.s3.amazonaws.com");
+    expectNoChanges(workspace, "dev");
+  });
+
+  it("moves delivery back to the bucket's notification", async () => {
+    await upgrade({ delivery: "notification" });
+    const notification = await readNotification(clients.s3, SOURCE);
+    expect(notification.LambdaFunctionConfigurations?.[0].LambdaFunctionArn).toBe(ALIAS_ARN);
+    expect(notification.EventBridgeConfiguration).toBeUndefined();
     expectNoChanges(workspace, "dev");
   });
 });
