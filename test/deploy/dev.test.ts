@@ -312,10 +312,10 @@ describe("delivery upgrades of the deployed dev stack", () => {
     // The bucket sends its events to EventBridge, and no longer to the function directly.
     const notification = await readNotification(clients.s3, SOURCE);
     expect(notification.LambdaFunctionConfigurations ?? []).toEqual([]);
-    // moto does not answer the EventBridge setting (MOTO_API_DIFFERENCES.eventBridgeConfiguration): the state says it.
-    const state = JSON.parse(readFileSync(path.join(root, "terraform.dev.tfstate"), "utf8"));
-    const notifications = state.resources.filter((r: any) => r.type === "aws_s3_bucket_notification");
-    expect(notifications.map((r: any) => [r.instances[0].attributes.bucket, r.instances[0].attributes.eventbridge])).toEqual([[SOURCE, true]]);
+    // moto does not answer the EventBridge setting (MOTO_API_DIFFERENCES.eventBridgeConfiguration): the
+    // configuration that was applied says it.
+    const applied = JSON.parse(readFileSync(path.join(workspace.stackDir("dev"), "cdk.tf.json"), "utf8"));
+    expect(Object.values(applied.resource.aws_s3_bucket_notification).map((n: any) => n.eventbridge)).toEqual([true]);
 
     const events = new EventBridgeClient(moto.clientConfig);
     for (const rule of design.delivery.eventBridgeRules) {
