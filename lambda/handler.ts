@@ -38,7 +38,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
   // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
   const s3 = createS3Client({ forcePathStyle: config.forcePathStyle }, retries);
   return {
-    deps: { reader: new S3ObjectReader(s3), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
+    deps: { reader: new S3ObjectReader(s3, undefined, { partSize: config.readPartSize, concurrency: config.readConcurrency }), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
     logger: createLogger(env),
     retries,
   };

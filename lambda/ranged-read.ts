@@ -84,3 +84,46 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
     abort.abort();
   }
 }
+
+/**
+ * What is wrong with a part's response, or undefined: its Content-Range must be exactly the bytes asked for
+ * out of an object of `size` bytes, and its Content-Length their count. Pure.
+ */
+export function contentRangeProblem(contentRange: string | undefined, contentLength: number | undefined, start: number, end: number, size: number): string | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? "");
+  if (!m) return `the response to Range bytes=${start}-${end} has Content-Range ${JSON.stringify(contentRange ?? null)}`;
+  if (Number(m[1]) !== start || Number(m[2]) !== end) return `asked for bytes ${start}-${end}, got ${m[1]}-${m[2]}`;
+  if (m[3] !== String(size)) return `the object has ${m[3]} bytes in Content-Range, ${size} expected`;
+  if (contentLength !== undefined && contentLength !== end - start + 1) return `bytes ${start}-${end}: Content-Length ${contentLength}`;
+  return undefined;
+}
+
+/** The total size in a Content-Range header ("bytes 0-99/1234" → 1234), or undefined. Pure. */
+export function contentRangeTotal(contentRange: string | undefined): number | undefined {
+  const m = /^bytes \d+-\d+\/(\d+)$/.exec(contentRange ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A rate the reader assumes it sustains at least, bytes/s: below what one S3 connection delivers (about
+ * 85–90 MB/s) and what the resumable digest hashes. A read whose remaining bytes would take longer than the
+ * time left at this rate uses the resumable digest from its start; otherwise the faster native one.
+ */
+export const ASSUMED_READ_RATE = 48 * 1024 * 1024;
+
+/**
+ * Which digest a read uses: "native" (node:crypto, fastest, cannot be saved) when the bytes left finish
+ * before `stopAt` at ASSUMED_READ_RATE, else "resumable". Without a deadline, always "native". Pure.
+ */
+export function digestEngineFor(bytesLeft: number, now: number, stopAt: number | undefined, rate = ASSUMED_READ_RATE): "native" | "resumable" {
+  if (stopAt === undefined || !Number.isFinite(stopAt)) return "native";
+  return (bytesLeft / rate) * 1000 <= stopAt - now ? "native" : "resumable";
+}
+
+/**
+ * Whether to stop at this part boundary: when two more parts at the pace of the last one would end past
+ * `stopAt` (the deadline already keeps a reserve to save the checkpoint). Pure.
+ */
+export function shouldSuspend(now: number, stopAt: number, lastPartMs: number): boolean {
+  return now + 2 * Math.max(lastPartMs, 0) >= stopAt;
+}
