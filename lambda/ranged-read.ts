@@ -35,46 +35,72 @@ export function partRanges(size: number, partSize: number, offset = 0): Array<[n
   return ranges;
 }
 
-/** A part's bytes as they were received, and how many. */
-interface HeldPart {
-  readonly chunks: Uint8Array[];
-  readonly bytes: number;
+/** A part being received: its chunks not yet handed on, how many bytes came, and how it ended. */
+interface PartBuffer {
+  readonly chunks: Array<Uint8Array | undefined>;
+  /** Index of the next chunk to hand on. */
+  next: number;
+  bytes: number;
+  done: boolean;
 }
 
 /**
  * Yields the object's bytes from `offset` to the end, in order, reading up to `concurrency` parts at once.
- * The first error (of any part) ends the iteration, after every request in flight was aborted.
+ * The part being consumed is handed on as its chunks arrive (hashing overlaps its download); later parts
+ * are held until their turn. The first error (of any part) ends the iteration, after every request in
+ * flight was aborted.
  */
 export async function* readInParts(source: RangeSource, options: PartOptions): AsyncGenerator<Uint8Array> {
   const ranges = partRanges(options.size, options.partSize, options.offset ?? 0);
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const abort = new AbortController();
-  const pending = new Map<number, Promise<HeldPart>>();
+  const pending = new Map<number, PartBuffer>();
   let next = 0;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
 
   const start = (index: number) => {
     const [from, to] = ranges[index];
-    const part = (async (): Promise<HeldPart> => {
-      const chunks: Uint8Array[] = [];
-      let bytes = 0;
-      for await (const chunk of await source.fetch(from, to, abort.signal)) {
-        chunks.push(chunk);
-        bytes += chunk.length;
-        if (bytes > to - from + 1) break;
-      }
-      if (bytes !== to - from + 1) throw new IntegrityError(`bytes ${from}-${to}: received ${bytes} bytes, expected ${to - from + 1}`);
-      return { chunks, bytes };
-    })();
-    // A part that fails while an earlier one is being consumed must not be an unhandled rejection.
-    part.catch(() => {});
+    const part: PartBuffer = { chunks: [], next: 0, bytes: 0, done: false };
     pending.set(index, part);
+    void (async () => {
+      try {
+        for await (const chunk of await source.fetch(from, to, abort.signal)) {
+          part.chunks.push(chunk);
+          part.bytes += chunk.length;
+          notify();
+          if (part.bytes > to - from + 1) break;
+        }
+        if (part.bytes !== to - from + 1) throw new IntegrityError(`bytes ${from}-${to}: received ${part.bytes} bytes, expected ${to - from + 1}`);
+        part.done = true;
+      } catch (error) {
+        failure ??= { error };
+      }
+      notify();
+    })();
   };
 
   try {
     while (next < ranges.length && pending.size < concurrency) start(next++);
     for (let index = 0; index < ranges.length; index++) {
-      const part = await pending.get(index)!;
-      for (const chunk of part.chunks) yield chunk;
+      const part = pending.get(index)!;
+      for (;;) {
+        if (failure) throw failure.error;
+        if (part.next < part.chunks.length) {
+          const chunk = part.chunks[part.next]!;
+          // Handed on: the part no longer holds it.
+          part.chunks[part.next++] = undefined;
+          yield chunk;
+          continue;
+        }
+        if (part.done) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
       // The slot is free once the part was consumed: at most `concurrency` parts are ever held, while the
       // parts after this one went on downloading during its hashing.
       pending.delete(index);
