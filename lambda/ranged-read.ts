@@ -4,7 +4,9 @@
  * object as a single stream. While the consumer hashes part n, parts n+1 … n+concurrency-1 download.
  *
  * Memory is bounded: a part is held until the consumer has taken all of it, so at most `concurrency`
- * parts (`concurrency × partSize` bytes) are held at once. Pure orchestration: the I/O is the `RangeSource`.
+ * parts are held at once, plus the next one requested during the last quarter of the part being consumed
+ * (`lookaheadStarts`): under (concurrency + 1/4) × partSize bytes. Pure orchestration: the I/O is the
+ * `RangeSource`.
  */
 import { IntegrityError } from "./errors";
 
@@ -35,6 +37,16 @@ export function partRanges(size: number, partSize: number, offset = 0): Array<[n
   return ranges;
 }
 
+/**
+ * Parts requested early, beyond `concurrency`, while the part being consumed has `unconsumed` bytes left:
+ * one once at most a quarter of a part is left, else none. Each request's first byte takes a round trip
+ * (tens of ms in S3, more on a busy server); without this, every connection would idle for that long
+ * between its parts. The bytes held stay below (concurrency + 1/4) × partSize. Pure.
+ */
+export function lookaheadStarts(unconsumed: number, partSize: number): number {
+  return unconsumed <= partSize / 4 ? 1 : 0;
+}
+
 /** A part being received: its chunks not yet handed on, how many bytes came, and how it ended. */
 interface PartBuffer {
   readonly chunks: Array<Uint8Array | undefined>;
@@ -53,7 +65,8 @@ interface PartBuffer {
 export async function* readInParts(source: RangeSource, options: PartOptions): AsyncGenerator<Uint8Array> {
   const ranges = partRanges(options.size, options.partSize, options.offset ?? 0);
   const concurrency = Math.max(1, Math.floor(options.concurrency));
-  const abort = new AbortController();
+  // One controller per part, so that listeners do not pile up on one signal over thousands of parts.
+  const inFlight = new Set<AbortController>();
   const pending = new Map<number, PartBuffer>();
   let next = 0;
   let failure: { error: unknown } | undefined;
@@ -68,9 +81,11 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
     const [from, to] = ranges[index];
     const part: PartBuffer = { chunks: [], next: 0, bytes: 0, done: false };
     pending.set(index, part);
+    const controller = new AbortController();
+    inFlight.add(controller);
     void (async () => {
       try {
-        for await (const chunk of await source.fetch(from, to, abort.signal)) {
+        for await (const chunk of await source.fetch(from, to, controller.signal)) {
           part.chunks.push(chunk);
           part.bytes += chunk.length;
           notify();
@@ -81,6 +96,7 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
       } catch (error) {
         failure ??= { error };
       }
+      inFlight.delete(controller);
       notify();
     })();
   };
@@ -89,12 +105,18 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
     while (next < ranges.length && pending.size < concurrency) start(next++);
     for (let index = 0; index < ranges.length; index++) {
       const part = pending.get(index)!;
+      const length = ranges[index][1] - ranges[index][0] + 1;
+      let consumed = 0;
       for (;;) {
         if (failure) throw failure.error;
         if (part.next < part.chunks.length) {
           const chunk = part.chunks[part.next]!;
           // Handed on: the part no longer holds it.
           part.chunks[part.next++] = undefined;
+          consumed += chunk.length;
+          // The last quarter of the part being consumed: request the next part now, so that its response's
+          // latency overlaps these bytes instead of leaving a connection idle (see lookaheadStarts).
+          while (next < ranges.length && next < index + concurrency + lookaheadStarts(length - consumed, options.partSize)) start(next++);
           yield chunk;
           continue;
         }
@@ -104,10 +126,10 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
       // The slot is free once the part was consumed: at most `concurrency` parts are ever held, while the
       // parts after this one went on downloading during its hashing.
       pending.delete(index);
-      if (next < ranges.length) start(next++);
+      while (next < ranges.length && next < index + 1 + concurrency) start(next++);
     }
   } finally {
-    abort.abort();
+    for (const controller of inFlight) controller.abort();
   }
 }
 

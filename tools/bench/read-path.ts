@@ -6,6 +6,8 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { DigestPlan } from "../../lambda/checksums";
+import { digestStream } from "../../lambda/hashing";
 import { S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
 import { LOCAL_CREDENTIALS } from "../local/local-endpoint";
 
@@ -54,6 +56,19 @@ export async function rawGetSha256(client: S3Client, bucket: string, key: string
   const hash = createHash("sha256");
   for await (const chunk of out.Body as Readable) hash.update(chunk);
   return hash.digest("hex");
+}
+
+/** One GET of the whole object through the function's one-pass digest with `plan`: the same work as the reader, in one stream. */
+export async function rawGetDigest(client: S3Client, bucket: string, key: string, plan: DigestPlan | undefined): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await digestStream(out.Body as Readable, plan)).sha256Hex;
+}
+
+/** The verifying algorithm the reader computes for this object (what the server stored decides it). */
+export async function readerPlan(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number): Promise<DigestPlan | undefined> {
+  const read = await new S3ObjectReader(client, undefined, settings).read({ bucket, key, expectedSize: size });
+  const verifying = read.computed.verifying;
+  return verifying ? { algorithm: verifying.algorithm, ...(verifying.parts ? { partSizes: read.stored.parts?.map((p) => p.size) } : {}) } : undefined;
 }
 
 /** The function's reader, as the handler builds it, reading the object whole. */
