@@ -40,6 +40,24 @@ export const READ_LIMITS = { partSizeMiB: [1, 1024], concurrency: [1, 64] } as c
  */
 export const DEFAULT_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"] as const;
 
+/**
+ * Every S3 event type the function processes: creations, removals and lifecycle expirations. The stack
+ * refuses a trigger rule with any other (the function would fail on its records).
+ */
+export const INDEXED_EVENT_TYPES = [
+  "s3:ObjectCreated:*",
+  "s3:ObjectCreated:Put",
+  "s3:ObjectCreated:Post",
+  "s3:ObjectCreated:Copy",
+  "s3:ObjectCreated:CompleteMultipartUpload",
+  "s3:ObjectRemoved:*",
+  "s3:ObjectRemoved:Delete",
+  "s3:ObjectRemoved:DeleteMarkerCreated",
+  "s3:LifecycleExpiration:*",
+  "s3:LifecycleExpiration:Delete",
+  "s3:LifecycleExpiration:DeleteMarkerCreated",
+] as const;
+
 /** Prefix of the source objects that are indexed by default. */
 export const DEFAULT_SOURCE_PREFIX = "incoming/";
 

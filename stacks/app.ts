@@ -37,7 +37,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): A
 }
 
 /** The props of every stack of the app, by stack name: what the stacks are built from and the tools read. */
-export function stackProps(settings: AppSettings = {}): Record<string, ChecksumIndexStackProps> {
+export function stackProps(settings: AppSettings = {}): Record<"dev" | "prod", ChecksumIndexStackProps> {
   const prefix = settings.namePrefix ?? "checksum-index";
   const common = {
     region: settings.region,
@@ -71,7 +71,7 @@ export function defineStacks(app: App, settings: AppSettings = {}): ChecksumInde
 
 /** The resolved pipeline of one stack of the app, without synthesizing anything. */
 export function stackPipeline(stack: string, settings: AppSettings = {}): Pipeline {
-  const all = stackProps(settings);
+  const all: Record<string, ChecksumIndexStackProps> = stackProps(settings);
   const props = all[stack];
   if (!props) throw new Error(`there is no stack "${stack}": choose one of ${Object.keys(all).join(", ")}`);
   return resolvePipeline(stack, props);

@@ -1,7 +1,9 @@
 import { Annotations, Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { IndexerAlarms } from "./constructs/alarms";
 import { BatchOperationsRole } from "./constructs/batch-operations-role";
+import { BucketLifecycle } from "./constructs/bucket-lifecycle";
 import { BucketTrigger } from "./constructs/bucket-trigger";
 import { EventBridgeTrigger } from "./constructs/eventbridge-trigger";
 import { IndexerFunction } from "./constructs/indexer-function";
@@ -35,6 +37,8 @@ export class ChecksumIndexStack extends TerraformStack {
   public readonly eventBridge?: EventBridgeTrigger;
   /** The role of Batch Operations backfill jobs (prop batchOperations). */
   public readonly batchOperations?: BatchOperationsRole;
+  /** The alarms, unless turned off. */
+  public readonly alarms?: IndexerAlarms;
 
   constructor(scope: Construct, id: string, props: ChecksumIndexStackProps) {
     super(scope, id);
@@ -67,6 +71,24 @@ export class ChecksumIndexStack extends TerraformStack {
       });
     }
 
+    // Lifecycle rules only on buckets the stack creates: an existing bucket's lifecycle is its owner's.
+    const lifecycle = props.lifecycle ?? {};
+    if (this.sourceBucket) {
+      new BucketLifecycle(this, "source-lifecycle", {
+        bucket: this.sourceBucket.bucket.id,
+        abortIncompleteMultipartUploadDays: lifecycle.abortIncompleteMultipartUploadDays,
+        dependsOn: this.sourceBucket.versioning ? [this.sourceBucket.versioning] : undefined,
+      });
+    }
+    if (this.indexBucket) {
+      new BucketLifecycle(this, "index-lifecycle", {
+        bucket: this.indexBucket.bucket.id,
+        abortIncompleteMultipartUploadDays: lifecycle.abortIncompleteMultipartUploadDays,
+        noncurrentVersionExpirationDays: lifecycle.noncurrentIndexVersionDays ?? 30,
+        dependsOn: this.indexBucket.versioning ? [this.indexBucket.versioning] : undefined,
+      });
+    }
+
     const indexBucketName = this.indexBucket?.bucketName ?? this.sourceBucket?.bucketName ?? index.name;
     this.indexer = new IndexerFunction(this, "indexer", { pipeline, indexBucketReference: indexBucketName });
 
@@ -83,6 +105,8 @@ export class ChecksumIndexStack extends TerraformStack {
         bucketOwnerAccountId: accountId,
         alias: this.indexer.alias,
         rules: pipeline.rules,
+        // S3 checks the destination when the notification is written: after the bucket's policy is in place.
+        dependsOn: this.sourceBucket ? [this.sourceBucket.policy] : undefined,
       });
     } else {
       const fn = pipeline.function;
@@ -96,6 +120,16 @@ export class ChecksumIndexStack extends TerraformStack {
         deadLetterQueue: this.indexer.failureQueue,
         maxRetryAttempts: fn.maxRetryAttempts,
         maxEventAgeSeconds: fn.maxEventAgeSeconds,
+        dependsOn: this.sourceBucket ? [this.sourceBucket.policy] : undefined,
+      });
+    }
+
+    if (props.alarms?.enabled ?? true) {
+      this.alarms = new IndexerAlarms(this, "alarms", {
+        ...props.alarms,
+        namePrefix: pipeline.namePrefix,
+        functionName: this.indexer.function.functionName,
+        failureQueueName: this.indexer.failureQueue.name,
       });
     }
 

@@ -14,7 +14,10 @@ import {
   DEFAULT_INDEX_PREFIX,
   DEFAULT_SOURCE_PREFIX,
   INDEX_RECORD_SUFFIX,
+  INDEXED_EVENT_TYPES,
 } from "../lambda/contract";
+import type { AlarmsProps } from "./constructs/alarms";
+import type { LifecycleProps } from "./constructs/bucket-lifecycle";
 import {
   ConfigurationError,
   eventsOverlap,
@@ -195,6 +198,10 @@ export interface ChecksumIndexStackProps {
   readonly delivery?: "notification" | "eventbridge";
   /** Backfill on S3 Batch Operations: the role a Batch Operations job assumes. @default undefined (no role) */
   readonly batchOperations?: BatchOperationsProps;
+  /** CloudWatch alarms on failed, dropped and throttled events. @default on, notifying nobody: see AlarmsProps */
+  readonly alarms?: AlarmsProps;
+  /** Lifecycle rules of the created buckets. @default see LifecycleProps (7 days, 30 days) */
+  readonly lifecycle?: LifecycleProps;
   /** Settings of the function. @default see FunctionSettings */
   readonly function?: FunctionSettings;
   /** Tags on every resource, through the provider's default_tags. @default { application: "s3-checksum-index" } */
@@ -532,7 +539,7 @@ export type EventPattern =
  * How each S3 notification event type is expressed as EventBridge matches it: the detail type, and the
  * detail fields that narrow it (S3's EventBridge events carry `reason` and, for deletions, `deletion-type`).
  */
-const EVENTBRIDGE_TYPES: Record<string, { detailType: string; detail?: Record<string, readonly string[]> }> = {
+const EVENTBRIDGE_TYPES: Record<(typeof INDEXED_EVENT_TYPES)[number], { detailType: string; detail?: Record<string, readonly string[]> }> = {
   "s3:ObjectCreated:*": { detailType: "Object Created" },
   "s3:ObjectCreated:Put": { detailType: "Object Created", detail: { reason: ["PutObject"] } },
   "s3:ObjectCreated:Post": { detailType: "Object Created", detail: { reason: ["POST Object"] } },
@@ -546,8 +553,16 @@ const EVENTBRIDGE_TYPES: Record<string, { detailType: string; detail?: Record<st
   "s3:LifecycleExpiration:DeleteMarkerCreated": { detailType: "Object Deleted", detail: { reason: ["Lifecycle Expiration"], "deletion-type": ["Delete Marker Created"] } },
 };
 
-/** The EventBridge event types this stack can route, for error messages and docs. */
-export const EVENTBRIDGE_EVENT_TYPES = Object.keys(EVENTBRIDGE_TYPES);
+/**
+ * How S3 describes one event in EventBridge: the detail type and the detail fields that the event type
+ * stands for (the inverse of the patterns above, for an event of one specific type such as ObjectCreated:Put).
+ */
+export function eventBridgeFormOf(eventName: string): { detailType: string; reason: string; deletionType?: string } | undefined {
+  const type = EVENTBRIDGE_TYPES[(eventName.startsWith("s3:") ? eventName : `s3:${eventName}`) as (typeof INDEXED_EVENT_TYPES)[number]];
+  const reason = type?.detail?.reason?.[0];
+  if (!type || !reason) return undefined;
+  return { detailType: type.detailType, reason, deletionType: type.detail?.["deletion-type"]?.[0] };
+}
 
 /** EventBridge's wildcard filter treats "*" and "\\" specially: escape them in literal parts. */
 const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`);
@@ -559,8 +574,8 @@ const wildcardLiteral = (text: string) => text.replace(/[\\*]/g, (c) => `\\${c}`
  */
 export function eventPattern(bucket: string, rule: TriggerRule): EventPattern {
   const types = rule.events.map((event) => {
-    const type = EVENTBRIDGE_TYPES[event];
-    if (!type) throw new ConfigurationError(`triggers: "${event}" cannot be routed through EventBridge: use one of ${EVENTBRIDGE_EVENT_TYPES.join(", ")}.`);
+    const type = EVENTBRIDGE_TYPES[event as (typeof INDEXED_EVENT_TYPES)[number]];
+    if (!type) throw new ConfigurationError(`triggers: "${event}" cannot be routed through EventBridge: use one of ${INDEXED_EVENT_TYPES.join(", ")}.`);
     return type;
   });
   const object: Record<string, unknown> = {};

@@ -4,7 +4,8 @@
  *   get <s3://bucket/key>            the index record of an object
  *   find <sha256>                    every indexed object with that content
  *   verify <s3://bucket/key|prefix/> re-read objects, recompute SHA-256, compare with the index
- *   backfill <s3://bucket/prefix>    index objects that existed before the notification, or were missed
+ *   backfill <s3://bucket/prefix>    index what the stack's trigger rules select that existed before the notification, or was missed
+ *   replay <local | aws>             re-send failed events: local mode's failure log, or the stack's on-failure queue
  *
  * The index is --index s3://bucket/prefix, else INDEX_BUCKET/INDEX_PREFIX, else the synthesized stack's
  * (--stack, default dev). The endpoint is the SDK's: AWS_ENDPOINT_URL_S3 for the local endpoint.
@@ -23,6 +24,13 @@ import {
   type S3Location,
   type VerifyResult,
 } from "./index/index-tools";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import * as path from "node:path";
+import { contractEnvironment } from "../lambda/contract";
+import { VERIFY_STATUSES, type VerifyProgress } from "./index/index-tools";
+import { LambdaAliasInvoker, queueUrl, redriveQueue, replayFailureLog, type EventInvoker, type ReplaySummary } from "./index/replay";
+import { loadBundledHandler } from "./local/bundled-handler";
 import { batchJobRequests, batchScopes, runBatchBackfill, s3ControlJobs, type JobSummary } from "./index/batch-backfill";
 import { formatBytes } from "./format";
 import { appPipeline } from "./stack-config";
@@ -33,8 +41,13 @@ Commands:
   get <s3://bucket/key>              print the index record of an object
   find <sha256>                      list every indexed object with this content (exit 1 if none)
   verify <s3://bucket/key | s3://bucket/prefix/>
-                                     re-read, recompute SHA-256, compare with the index (exit 1 on any mismatch)
-  backfill <s3://bucket/prefix>      index objects that are not indexed yet; resumable
+                                     re-read, recompute SHA-256, compare with the index, and find records of
+                                     objects that are gone (exit 1 on any problem); --repair fixes them
+  backfill <s3://bucket/prefix>      index what the stack's trigger rules select and is not indexed yet;
+                                     says what it skipped; resumable
+  replay local                       re-send the events of local mode's failure log (--data-dir, default .local-s3)
+  replay aws                         redrive the stack's on-failure queue: re-invoke the alias with each event,
+                                     delete a message once it succeeded (--queue name or URL)
   backfill --batch <s3://bucket/prefix>
                                      the same on S3 Batch Operations: one job per trigger rule, run by AWS
 
@@ -46,6 +59,9 @@ Options:
   --checkpoint <file>                backfill checkpoint (default: .backfill-<hash of the URI>.json)
   --max-objects <n>                  backfill at most n objects in this run, then stop with a checkpoint
   --page-size <n>                    objects listed per request (default: 1000)
+  --repair                           verify: fix what it finds through the function's own code
+  --dry-run                          replay: count and list what would be replayed, change nothing
+  --max-messages <n>                 replay aws: stop after n messages
   --batch                            backfill with S3 Batch Operations (the stack needs batchOperations: {})
   --no-wait                          with --batch: create the jobs and return
   --manifest <s3://bucket/manifest.json>
@@ -168,6 +184,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         checkpoint: { type: "string" },
         "max-objects": { type: "string" },
         "page-size": { type: "string" },
+        repair: { type: "boolean", default: false },
+        "dry-run": { type: "boolean", default: false },
+        "data-dir": { type: "string" },
+        queue: { type: "string" },
+        "max-messages": { type: "string" },
         batch: { type: "boolean", default: false },
         "no-wait": { type: "boolean", default: false },
         manifest: { type: "string" },
@@ -187,9 +208,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
   try {
-    if (!["get", "find", "verify", "backfill"].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    if (!["get", "find", "verify", "backfill", "replay"].includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
     if (!argument) throw new UsageError(`${command} needs an argument\n\n${USAGE}`);
     const concurrency = positiveInt("concurrency", values.concurrency, 4);
+    if (command === "replay") return await replay(argument, values, env, io);
     const s3 = createS3Client({ forcePathStyle: env[ENV.forcePathStyle] === "true" });
     const tools = new IndexTools(s3, indexLocation(values, env));
 
@@ -214,17 +236,21 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
 
     if (command === "verify") {
       const location = parseS3Uri(argument);
+      const uri = `s3://${location.bucket}/${location.key}`;
       const results = await tools.verify(location, {
         concurrency,
+        repair: values.repair,
         onResult: (r: VerifyResult) => {
           if (!values.json) io.out(`${r.status.padEnd(9)}  s3://${r.bucket}/${r.key}${r.detail && r.status !== "match" ? `  ${r.detail}` : ""}`);
         },
+        onProgress: (p) => io.progress(verifyProgressLine(uri, p)),
       });
-      const counts = { match: 0, mismatch: 0, unindexed: 0, corrupt: 0 };
+      io.progress("");
+      const counts = Object.fromEntries(VERIFY_STATUSES.map((s) => [s, 0])) as Record<VerifyResult["status"], number>;
       for (const r of results) counts[r.status]++;
       if (values.json) io.out(JSON.stringify({ results, counts }));
-      else io.out(`verified ${results.length}: ${counts.match} match, ${counts.mismatch} mismatch, ${counts.unindexed} unindexed, ${counts.corrupt} corrupt`);
-      return results.length > 0 && counts.match === results.length ? 0 : 1;
+      else io.out(`verified ${results.length}: ${VERIFY_STATUSES.filter((s) => s !== "repaired" || values.repair).map((s) => `${counts[s]} ${s}`).join(", ")}`);
+      return results.length > 0 && counts.match + counts.repaired === results.length ? 0 : 1;
     }
 
     // backfill
@@ -242,13 +268,16 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     let summary: BackfillSummary;
     try {
       summary = await tools.backfill(location, {
+        pipeline: appPipeline(values.stack ?? "dev", env),
         concurrency,
         checkpointFile,
         pageSize: values["page-size"] ? positiveInt("page-size", values["page-size"], 1000) : undefined,
         maxObjects: values["max-objects"] ? positiveInt("max-objects", values["max-objects"], 1) : undefined,
         shouldStop: () => interrupted,
         onProgress: (s) =>
-          io.progress(`backfill ${uri}  ${s.listed} objects  ${formatBytes(s.bytes)}  indexed ${s.indexed}  already ${s.alreadyIndexed}  skipped ${s.skipped}  failed ${s.failed}`),
+          io.progress(
+            `backfill ${uri}  ${s.listed} objects  ${formatBytes(s.bytes)}  indexed ${s.indexed}  already ${s.alreadyIndexed}  outside the rules ${s.outsideRules}  skipped ${s.skipped}  failed ${s.failed}`,
+          ),
       });
     } finally {
       process.removeListener("SIGINT", onSigint);
@@ -264,6 +293,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
           `${summary.alreadyIndexed} already indexed, ${summary.skipped} skipped, ${summary.failed} failed ` +
           `in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
+      if (summary.outsideRules > 0) {
+        io.out(
+          `not indexed: ${summary.outsideRules} objects that no trigger rule of the stack selects (${summary.outsideExamples.join(", ")}${summary.outsideRules > summary.outsideExamples.length ? ", …" : ""})`,
+        );
+      }
       if (!summary.complete) io.out(`stopped before the end: run the same command again to continue (checkpoint ${checkpointFile})`);
     }
     return summary.failed > 0 ? 1 : 0;
@@ -271,6 +305,80 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     io.err(`${command}: ${explain(error, endpoint)}`);
     return error instanceof UsageError ? 2 : 1;
   }
+}
+
+/** `verify s3://…  120/5000  2.3 MiB  ETA 40 s`: the total and ETA once the listing is done. */
+export function verifyProgressLine(uri: string, p: VerifyProgress, now = Date.now()): string {
+  const elapsed = (now - p.startedAt) / 1000;
+  if (p.total === undefined) return `verify ${uri}  listing…  ${p.done} checked`;
+  const eta = p.done > 0 && p.done < p.total ? `  ETA ${formatSeconds((elapsed / p.done) * (p.total - p.done))}` : "";
+  return `verify ${uri}  ${p.done}/${p.total}  ${formatBytes(p.bytes)}  ${formatSeconds(elapsed)} elapsed${eta}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min ${Math.round(seconds % 60)} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** The function as local mode runs it: the bundled handler, against the endpoint of the environment. */
+function bundledHandlerInvoker(index: IndexLocation, env: NodeJS.ProcessEnv): EventInvoker {
+  const handler = loadBundledHandler({ ...contractEnvironment({ indexBucket: index.bucket, indexPrefix: index.prefix, forcePathStyle: env[ENV.forcePathStyle] === "true" }), LOG_LEVEL: "warn" });
+  let n = 0;
+  return {
+    target: "the bundled handler",
+    async invoke(event) {
+      await handler(event, { awsRequestId: `replay-${process.pid}-${++n}` });
+    },
+  };
+}
+
+async function replay(
+  source: string,
+  values: { stack?: string; index?: string; "dry-run"?: boolean; "data-dir"?: string; queue?: string; "max-messages"?: string; json?: boolean },
+  env: NodeJS.ProcessEnv,
+  io: Io,
+): Promise<number> {
+  const dryRun = values["dry-run"] ?? false;
+  const onEvent = (line: string) => {
+    if (!values.json) io.out(line);
+  };
+  let summary: ReplaySummary;
+  let where: string;
+  if (source === "local") {
+    const file = path.join(values["data-dir"] ?? env.LOCAL_S3_DIR ?? ".local-s3", "failed-events.jsonl");
+    where = file;
+    const invoker: EventInvoker = dryRun ? { target: "nothing (dry run)", invoke: async () => {} } : bundledHandlerInvoker(indexLocation(values, env), env);
+    summary = await replayFailureLog(file, invoker, { dryRun, onEvent });
+  } else if (source === "aws") {
+    const pipeline = appPipeline(values.stack ?? "dev", env);
+    const region = env.AWS_REGION ?? pipeline.region;
+    const sqs = new SQSClient({ region });
+    const lambda = new LambdaClient({ region });
+    try {
+      const url = await queueUrl(sqs, values.queue ?? pipeline.function.queueName);
+      where = url;
+      const invoker = new LambdaAliasInvoker(lambda, pipeline.function.name, pipeline.function.aliasName);
+      const max = values["max-messages"] ? positiveInt("max-messages", values["max-messages"], 1) : undefined;
+      const redriven = await redriveQueue(sqs, url, invoker, { dryRun, onEvent, maxMessages: max });
+      if (!values.json) io.out(`the queue held about ${redriven.approximate} messages`);
+      summary = redriven;
+    } finally {
+      sqs.destroy();
+      lambda.destroy();
+    }
+  } else {
+    throw new UsageError(`replay needs "local" (local mode's failure log) or "aws" (the stack's on-failure queue), not "${source}"`);
+  }
+  if (values.json) io.out(JSON.stringify({ source: where, ...summary }));
+  else if (dryRun) io.out(`dry run: ${summary.found} events would be replayed from ${where}${summary.unreadable ? `, ${summary.unreadable} unreadable` : ""}`);
+  else {
+    io.out(
+      `replayed ${summary.replayed} of ${summary.found} events from ${where}; ${summary.failed} failed again and stay there` +
+        (summary.unreadable ? `; ${summary.unreadable} unreadable, left in place` : ""),
+    );
+  }
+  return summary.failed > 0 ? 1 : 0;
 }
 
 if (require.main === module) {

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { settingsFromEnvironment, synthesizeApp } from "../stacks/app";
 import { parsePlanJson, renderMarkdown, summarizePlan } from "./plan/plan-summary";
-import { OFFLINE_OVERRIDE_FILE, terraformRunner, writeOfflineOverride } from "./terraform";
+import { OFFLINE_OVERRIDE_FILE, prepareOfflineWorkDir, terraformRunner } from "./terraform";
 
 export interface PlanOptions {
   readonly stacks?: readonly string[];
@@ -27,6 +27,8 @@ export interface PlanOptions {
 export interface StackPlan {
   readonly stack: string;
   readonly files: { binary: string; json: string; text: string; summary: string };
+  /** The folder terraform ran in: the stack folder, or its offline copy (tools/terraform.ts offlineWorkDir). */
+  readonly workDir: string;
   readonly markdown: string;
 }
 
@@ -43,19 +45,22 @@ export function planStack(
   const out = path.resolve(options.outDir, stack);
   mkdirSync(out, { recursive: true });
   const tf = terraformRunner(out);
-  if (options.offline) writeOfflineOverride(stackDir);
-  else rmSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE), { force: true });
-  if (!(options.reuseInit && existsSync(path.join(stackDir, ".terraform", "terraform.tfstate")))) {
+  // Offline: in a copy of the stack folder, so that no override is ever left where `cdktf deploy` runs.
+  const workDir = options.offline ? prepareOfflineWorkDir(stackDir) : stackDir;
+  if (!options.offline) rmSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE), { force: true });
+  if (!(options.reuseInit && existsSync(path.join(workDir, ".terraform", "terraform.tfstate")))) {
     log(`${stack}: terraform init`);
-    tf.ok(["init", "-input=false", "-no-color", "-reconfigure"], stackDir);
+    tf.ok(["init", "-input=false", "-no-color", "-reconfigure"], workDir);
   }
   log(`${stack}: terraform plan${options.offline ? " (offline)" : ""}`);
   const binary = path.join(out, "plan.bin");
-  const planArgs = ["plan", "-input=false", "-no-color", `-out=${binary}`];
-  if (options.offline) planArgs.push("-refresh=false", "-lock=false");
+  // -lock=false: a plan writes nothing, so it needs only read access to the state (no lock file to write in
+  // the state bucket), and it is not blocked by a deploy that holds the lock.
+  const planArgs = ["plan", "-input=false", "-no-color", "-lock=false", `-out=${binary}`];
+  if (options.offline) planArgs.push("-refresh=false");
   // What plan prints is the human-readable plan (one provider start less than `terraform show`).
-  const text = tf.ok(planArgs, stackDir);
-  const json = tf.ok(["show", "-json", binary], stackDir);
+  const text = tf.ok(planArgs, workDir);
+  const json = tf.ok(["show", "-json", binary], workDir);
   const markdown = renderMarkdown(stack, summarizePlan(JSON.parse(json)));
   const files = {
     binary,
@@ -66,7 +71,7 @@ export function planStack(
   writeFileSync(files.json, json);
   writeFileSync(files.text, text);
   writeFileSync(files.summary, markdown);
-  return { stack, files, markdown };
+  return { stack, files, markdown, workDir };
 }
 
 /** The summary of a plan made elsewhere (Atlantis, Terraform Cloud, another pipeline): `terraform show -json` output. */

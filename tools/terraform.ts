@@ -7,7 +7,7 @@
  *   provider's skip flags. Nothing in the stacks needs an AWS call to plan, so the plan is complete.
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 /** Where the provider mirror is: TF_PLUGIN_MIRROR, or the folder the machine image ships. */
@@ -94,6 +94,39 @@ export const OFFLINE_OVERRIDE_FILE = "offline_override.tf.json";
 
 export function writeOfflineOverride(stackDir: string): void {
   writeFileSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE), JSON.stringify(OFFLINE_PROVIDER_OVERRIDE, null, 2) + "\n");
+}
+
+/**
+ * The folder an offline plan of a synthesized stack runs in: `<outdir>/offline/<stack>`, beside
+ * `<outdir>/stacks/<stack>`. Never the stack folder itself: `cdktf diff` and `cdktf deploy` run there, and
+ * an override left in it would make them plan against the offline state with fake credentials.
+ */
+export function offlineWorkDir(stackDir: string): string {
+  return path.join(path.dirname(path.dirname(stackDir)), "offline", path.basename(stackDir));
+}
+
+/**
+ * Copies the synthesized stack (configuration, assets, and an offline.tfstate a test put there) into its
+ * offline folder and writes the override there. The offline folder keeps its own `.terraform` between
+ * plans, so an offline plan can reuse its init; the stack folder is left exactly as it was, and an
+ * override that an earlier version of this tool left in it is removed.
+ */
+export function prepareOfflineWorkDir(stackDir: string): string {
+  const workDir = offlineWorkDir(stackDir);
+  mkdirSync(workDir, { recursive: true });
+  for (const entry of readdirSync(workDir)) {
+    if (entry !== ".terraform" && entry !== ".terraform.lock.hcl") rmSync(path.join(workDir, entry), { recursive: true, force: true });
+  }
+  cpSync(stackDir, workDir, {
+    recursive: true,
+    filter: (source) => {
+      const name = path.relative(stackDir, source).split(path.sep)[0];
+      return name !== ".terraform" && name !== ".terraform.lock.hcl" && name !== OFFLINE_OVERRIDE_FILE;
+    },
+  });
+  rmSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE), { force: true });
+  writeOfflineOverride(workDir);
+  return workDir;
 }
 
 export interface TerraformRunner {

@@ -1,3 +1,4 @@
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { LambdaAlias } from "@cdktf/provider-aws/lib/lambda-alias";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
@@ -15,6 +16,12 @@ export interface BucketTriggerProps {
   readonly alias: LambdaAlias;
   /** Notification rules, resolved and checked (resolvePipeline): ids, events and filters. Required, at least one. */
   readonly rules: readonly ResolvedRule[];
+  /**
+   * What else the notification must wait for, such as the bucket's policy: S3 checks the destinations when
+   * the configuration is written, and nothing about the bucket should change under it.
+   * @default [] (the permission only)
+   */
+  readonly dependsOn?: ITerraformDependable[];
 }
 
 /**
@@ -48,7 +55,7 @@ export class BucketTrigger extends Construct {
         filterPrefix: rule.prefix === "" ? undefined : rule.prefix,
         filterSuffix: rule.suffix === "" ? undefined : rule.suffix,
       })),
-      dependsOn: [this.permission],
+      dependsOn: [this.permission, ...(props.dependsOn ?? [])],
     });
   }
 }

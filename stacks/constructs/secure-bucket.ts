@@ -42,6 +42,8 @@ export class SecureBucket extends Construct {
   public readonly versioned: boolean;
   public readonly kmsKeyArn?: string;
   public readonly policy: S3BucketPolicy;
+  /** The versioning configuration, only while versioning is on. */
+  public readonly versioning?: S3BucketVersioningA;
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
@@ -81,11 +83,17 @@ export class SecureBucket extends Construct {
       ],
     });
 
-    new S3BucketVersioningA(this, "versioning", {
-      bucket: this.bucket.id,
-      // "Disabled" is accepted only for a bucket that never had versioning; turning it off later is "Suspended".
-      versioningConfiguration: { status: this.versioned ? "Enabled" : "Disabled" },
-    });
+    // Versioning is a resource only while it is on. S3 knows "Enabled" and "Suspended"; the provider's
+    // "Disabled" is accepted only for a bucket that never had versioning, and is refused on the way back from
+    // "Enabled" ("cannot be updated from 'Enabled' to 'Disabled'"). Without the resource a new bucket stays
+    // unversioned (never "Suspended" for nothing), and turning versioning off destroys the resource, which
+    // the provider does by suspending versioning: the objects' versions stay, new writes get the null version.
+    this.versioning = this.versioned
+      ? new S3BucketVersioningA(this, "versioning", {
+          bucket: this.bucket.id,
+          versioningConfiguration: { status: "Enabled" },
+        })
+      : undefined;
 
     const arn = bucketArn(props.partition ?? "aws", props.bucketName);
     const tlsOnly = new DataAwsIamPolicyDocument(this, "tls-only", {

@@ -6,11 +6,11 @@
  * moto does not return them faithfully.
  */
 import { Transform } from "node:stream";
-import { CreateBucketCommand, PutObjectCommand, type ChecksumAlgorithm, type S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, type ChecksumAlgorithm, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareS3Checksum } from "../../lambda/checksums";
 import { createS3Client, S3ObjectReader } from "../../lambda/s3-store";
-import { startMoto, type MotoServer } from "../support/moto-process";
+import { startMotoServer, type MotoServer } from "../support/moto-server";
 
 const BUCKET = "moto-checksums";
 const body = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
@@ -45,13 +45,13 @@ function corruptingReads(client: S3Client): S3Client {
 let moto: MotoServer;
 let uploader: S3Client;
 beforeAll(async () => {
-  moto = await startMoto();
-  uploader = moto.client({ requestChecksumCalculation: "WHEN_SUPPORTED" });
+  moto = await startMotoServer();
+  uploader = new S3Client({ ...moto.clientConfig, requestChecksumCalculation: "WHEN_SUPPORTED" });
   await uploader.send(new CreateBucketCommand({ Bucket: BUCKET }));
 }, 30_000);
 afterAll(async () => {
   uploader?.destroy();
-  await moto?.close();
+  await moto?.stop();
 });
 
 describe("single-part objects uploaded by the JS SDK, read from moto", () => {

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimDecision, Continuations, type ContinuationEvent, type Invoker } from "../../lambda/continuation";
 import { processEvent, type Runtime } from "../../lambda/handler";
@@ -16,7 +16,7 @@ import { indexKeys } from "../../lambda/index-keys";
 import type { Logger } from "../../lambda/log";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 import { s3Event } from "../support/events";
-import { startMoto, type MotoServer } from "../support/moto";
+import { startMotoServer, type MotoServer } from "../support/moto-server";
 import { tempDir } from "../support/temp";
 
 const SOURCE = "cix-cont-source";
@@ -24,13 +24,16 @@ const INDEX = "cix-cont-index";
 const PART = 256 * 1024;
 const keys = indexKeys("index/");
 
-let s3: MotoServer;
+let moto: MotoServer;
+let s3: { client: S3Client };
 beforeAll(async () => {
-  s3 = await startMoto();
+  moto = await startMotoServer();
+  s3 = { client: new S3Client({ ...moto.clientConfig, requestChecksumCalculation: "WHEN_SUPPORTED" }) };
   for (const Bucket of [SOURCE, INDEX]) await s3.client.send(new CreateBucketCommand({ Bucket }));
 }, 60_000);
 afterAll(async () => {
-  await s3?.close();
+  s3?.client.destroy();
+  await moto?.stop();
 });
 
 /** An invoker that queues the events, failing the first invocation of `failAtStep` once if asked. */

@@ -14,7 +14,7 @@ import {
   ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processEvent, type Runtime } from "../../lambda/handler";
@@ -23,7 +23,7 @@ import { InvocationRetryStrategy } from "../../lambda/retry";
 import { createS3Client, S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 import { s3Event, type EventSpec } from "../support/events";
 import { FAULTS, startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy";
-import { MOTO_CREDENTIALS, startMoto, type MotoServer } from "../support/moto";
+import { startMotoServer, type MotoServer } from "../support/moto-server";
 
 const STRIDE = Number(process.env.FAULT_STRIDE ?? 20);
 const PLAIN = "cix-plain";
@@ -41,8 +41,8 @@ let sequence = 0x100;
 const figures = { runs: 0, faults: 0, invocations: 0, wrongRecords: 0, entryErrors: 0 };
 
 beforeAll(async () => {
-  moto = await startMoto();
-  s3 = moto.client;
+  moto = await startMotoServer();
+  s3 = new S3Client(moto.clientConfig);
   for (const bucket of [PLAIN, VERSIONED, INDEX]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(new PutBucketVersioningCommand({ Bucket: VERSIONED, VersioningConfiguration: { Status: "Enabled" } }));
   proxy = await startFaultProxy(moto.endpoint);
@@ -53,7 +53,7 @@ beforeAll(async () => {
       endpoint: proxy.endpoint,
       region: "us-east-1",
       forcePathStyle: true,
-      credentials: MOTO_CREDENTIALS,
+      credentials: moto.clientConfig.credentials,
       requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, socketTimeout: 700, throwOnRequestTimeout: true },
     },
     retries,
@@ -68,7 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close();
-  await moto?.close();
+  await moto?.stop();
   if (figures.runs > 0) console.log(`fault matrix: ${JSON.stringify(figures)}`);
 });
 

@@ -1,7 +1,9 @@
 /**
  * The bundled handler against a real S3-compatible server on loopback: real uploads, events built exactly
- * as S3 sends them, and an index checked against SHA-256 computed here, independently.
+ * as S3 sends them, and an index checked against SHA-256 computed here, independently. Runs on s3rver, and
+ * (handler.integration.moto.test.ts) on moto, which enforces conditional writes and stores checksums.
  */
+import { invokeHandler } from "../support/handler-logs";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -9,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { indexKeys } from "../../lambda/index-keys";
 import { loadBundledHandler, type BundledHandler } from "../../tools/local/bundled-handler";
 import { s3Event, s3Record, type EventSpec } from "../support/events";
-import { startS3Server, type S3TestServer } from "../support/s3-server";
+import { startTestS3, type S3TestServer } from "../support/s3-server";
 
 const SOURCE = "cix-source";
 const INDEX = "cix-index";
@@ -22,7 +24,8 @@ let logs: any[] = [];
 let sequence = 0x1000;
 
 beforeAll(async () => {
-  s3 = await startS3Server([SOURCE, INDEX]);
+  // s3rver by default; handler.integration.moto.test.ts runs this very suite on moto.
+  s3 = await startTestS3([SOURCE, INDEX]);
   handler = loadBundledHandler({ ...s3.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/" });
 });
 
@@ -34,28 +37,14 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Runs the handler, collecting its JSON log lines. */
+/** Runs the handler, collecting its JSON log lines (kept in `logs` when it throws). */
 async function invoke(event: unknown): Promise<any[]> {
   const lines: any[] = [];
-  const capture = (chunk: unknown) => {
-    for (const line of String(chunk).split("\n").filter(Boolean)) {
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // Not ours (the SDK's Node version warning).
-      }
-    }
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture as any);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture as any);
   try {
-    await handler(event, { awsRequestId: `req-${++sequence}` });
+    return await invokeHandler(handler, event, `req-${++sequence}`, lines);
   } finally {
-    vi.restoreAllMocks();
     logs = lines;
   }
-  return lines;
 }
 
 const nextSequencer = () => (++sequence).toString(16).toUpperCase().padStart(18, "0");
@@ -89,6 +78,15 @@ async function listIndex(prefix: string): Promise<string[]> {
   const result = await s3.client.send(new ListObjectsV2Command({ Bucket: INDEX, Prefix: prefix }));
   return (result.Contents ?? []).map((o) => o.Key!).sort();
 }
+
+describe("the S3 API under test", () => {
+  it(`is the one this file runs on (${process.env.CIX_TEST_S3 ?? "s3rver"})`, async () => {
+    const response = await fetch(`${s3.endpoint}/${SOURCE}?versioning`);
+    const server = response.headers.get("server") ?? "";
+    // moto runs on Werkzeug; s3rver is Koa on Node and names no server.
+    expect(/werkzeug/i.test(server)).toBe(process.env.CIX_TEST_S3 === "moto");
+  });
+});
 
 describe("indexing real uploads", () => {
   const objects: Array<[string, Buffer]> = [

@@ -70,7 +70,8 @@ function referencedInterface(type: ts.TypeNode | undefined, known: Map<string, P
 
 /** Every property of the stack, nested ones written `parent.child` (`triggers[].prefix`), with default and meaning. */
 export function stackPropsMarkdown(): string {
-  const docs = interfaceDocs("stacks/pipeline.ts");
+  // The props of pipeline.ts, and those it takes from the constructs that document their own.
+  const docs = new Map([...interfaceDocs("stacks/pipeline.ts"), ...interfaceDocs("stacks/constructs/alarms.ts"), ...interfaceDocs("stacks/constructs/bucket-lifecycle.ts")]);
   const rows: string[] = [];
   const walk = (iface: string, prefix: string) => {
     for (const prop of docs.get(iface) ?? []) {

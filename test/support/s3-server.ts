@@ -58,3 +58,38 @@ export async function startS3Server(buckets: string[]): Promise<S3TestServer> {
     },
   };
 }
+
+/** Which S3 API a suite that can run on either talks to: s3rver (in-process), or moto (its own process). */
+export type S3Api = "s3rver" | "moto";
+
+/**
+ * The same as startS3Server, on moto: versioning, conditional writes (If-Match / If-None-Match, quoted
+ * ETags) and stored checksums as S3 enforces them, which s3rver does not.
+ */
+export async function startMotoS3(buckets: string[]): Promise<S3TestServer> {
+  const { startMotoServer } = await import("./moto-server");
+  const moto = await startMotoServer();
+  const client = new S3Client({ ...moto.clientConfig, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+  const { CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  for (const name of buckets) await client.send(new CreateBucketCommand({ Bucket: name }));
+  return {
+    endpoint: moto.endpoint,
+    client,
+    env: {
+      AWS_ENDPOINT_URL_S3: moto.endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      AWS_REGION: moto.clientConfig.region,
+      AWS_ACCESS_KEY_ID: moto.clientConfig.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: moto.clientConfig.credentials.secretAccessKey,
+    },
+    async close() {
+      client.destroy();
+      await moto.stop();
+    },
+  };
+}
+
+/** The S3 API the current test file asked for (CIX_TEST_S3), s3rver by default. */
+export function startTestS3(buckets: string[], api: S3Api = (process.env.CIX_TEST_S3 as S3Api | undefined) ?? "s3rver"): Promise<S3TestServer> {
+  return api === "moto" ? startMotoS3(buckets) : startS3Server(buckets);
+}

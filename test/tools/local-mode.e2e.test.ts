@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import {
   CopyObjectCommand,
+  CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectsCommand,
   DeleteObjectCommand,
@@ -163,30 +164,46 @@ describe("the index CLI against local mode", () => {
     const bad = await cli("verify", `s3://${SOURCE}/incoming/`);
     expect(bad.code).toBe(1);
     expect(bad.out).toContain(`mismatch   s3://${SOURCE}/incoming/copy-b.txt  content is ${sha256("same content")}, the index says ${"0".repeat(64)}`);
-    expect(bad.out).toMatch(/verified \d+: \d+ match, 1 mismatch, 0 unindexed, 0 corrupt/);
+    expect(bad.out).toMatch(/verified \d+: \d+ match, 1 mismatch, 0 unindexed, 0 gone, 0 corrupt/);
   });
 
-  it("backfill indexes objects that predate the notification, stops with a checkpoint, and resumes", async () => {
-    // Objects outside the watched prefix were never indexed: that is what a backfill is for.
+  it("backfill indexes what the trigger rules select and was missed, stops with a checkpoint, and resumes", async () => {
+    // Objects whose events were missed: uploaded, then their index records taken away.
     const bodies = Array.from({ length: 7 }, (_, i) => `old object ${i}`);
     for (const [i, body] of bodies.entries()) {
-      await client.send(new PutObjectCommand({ Bucket: SOURCE, Key: `legacy/file-${i}.txt`, Body: body }));
+      await client.send(new PutObjectCommand({ Bucket: SOURCE, Key: `incoming/legacy/file-${i}.txt`, Body: body }));
+    }
+    await local.waitFor(/indexed  s3:\/\/[^ ]+\/incoming\/legacy\/file-6.txt/);
+    for (let i = 0; i < bodies.length; i++) {
+      await client.send(new DeleteObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, `incoming/legacy/file-${i}.txt`) }));
     }
     const checkpoint = path.join(dataDir, "legacy.checkpoint.json");
-    const first = await cli("backfill", `s3://${SOURCE}/legacy/`, "--max-objects", "3", "--page-size", "2", "--checkpoint", checkpoint, "--json");
+    const first = await cli("backfill", `s3://${SOURCE}/incoming/legacy/`, "--max-objects", "3", "--page-size", "2", "--checkpoint", checkpoint, "--json");
     expect(first.code).toBe(0);
     expect(JSON.parse(first.out)).toMatchObject({ listed: 3, indexed: 3, complete: false, checkpoint });
     expect(existsSync(checkpoint)).toBe(true);
-    expect(JSON.parse(readFileSync(checkpoint, "utf8")).startAfter).toBe("legacy/file-2.txt");
+    expect(JSON.parse(readFileSync(checkpoint, "utf8")).startAfter).toBe("incoming/legacy/file-2.txt");
 
-    const second = await cli("backfill", `s3://${SOURCE}/legacy/`, "--page-size", "2", "--checkpoint", checkpoint, "--json");
-    expect(JSON.parse(second.out)).toMatchObject({ listed: 4, indexed: 4, failed: 0, complete: true, resumedAfter: "legacy/file-2.txt" });
+    const second = await cli("backfill", `s3://${SOURCE}/incoming/legacy/`, "--page-size", "2", "--checkpoint", checkpoint, "--json");
+    expect(JSON.parse(second.out)).toMatchObject({ listed: 4, indexed: 4, failed: 0, complete: true, resumedAfter: "incoming/legacy/file-2.txt" });
     expect(existsSync(checkpoint)).toBe(false);
     for (const [i, body] of bodies.entries()) {
-      expect(JSON.parse((await cli("get", `s3://${SOURCE}/legacy/file-${i}.txt`, "--json")).out).sha256).toBe(sha256(body));
+      expect(JSON.parse((await cli("get", `s3://${SOURCE}/incoming/legacy/file-${i}.txt`, "--json")).out).sha256).toBe(sha256(body));
     }
-    const again = await cli("backfill", `s3://${SOURCE}/legacy/`, "--checkpoint", checkpoint);
+    const again = await cli("backfill", `s3://${SOURCE}/incoming/legacy/`, "--checkpoint", checkpoint);
     expect(again.out).toMatch(/7 objects, 0 indexed \(0 B\), 7 already indexed/);
+  });
+
+  it("backfill s3://bucket/incoming (no slash) indexes only what the rules select, and says what it skipped", async () => {
+    await client.send(new PutObjectCommand({ Bucket: SOURCE, Key: "incomingX/outside.txt", Body: "not watched" }));
+    const checkpoint = path.join(dataDir, "noslash.checkpoint.json");
+    const run = await cli("backfill", `s3://${SOURCE}/incoming`, "--checkpoint", checkpoint);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain("not indexed: 1 objects that no trigger rule of the stack selects (incomingX/outside.txt)");
+    expect((await cli("get", `s3://${SOURCE}/incomingX/outside.txt`)).code).toBe(1);
+    const elsewhere = await cli("backfill", "s3://checksum-index-dev-index/index/", "--checkpoint", checkpoint);
+    expect(elsewhere).toMatchObject({ code: 2 });
+    expect(elsewhere.err).toContain("is not in the source bucket of stack dev (s3://checksum-index-dev-source/)");
   });
 
   it("says clearly what is wrong with a bad URI, a missing bucket, or missing credentials", async () => {
@@ -231,6 +248,25 @@ describe("failures and restarts", () => {
     const kept = readFileSync(path.join(dataDir, "failed-events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(kept.at(-1)).toMatchObject({ event: { Records: [{ eventName: "ObjectCreated:Put", s3: { object: { key: "incoming/doomed.txt" } } }] } });
     expect(kept.at(-1).error).toMatch(/bucket does not exist/i);
+  });
+
+  it("replay local re-sends the failure log's events once the cause is gone: a dry run counts, a replay indexes and empties the log", async () => {
+    const log = path.join(dataDir, "failed-events.jsonl");
+    const dry = await cli("replay", "local", "--data-dir", dataDir, "--dry-run");
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/would replay  ObjectCreated:Put s3:\/\/checksum-index-dev-source\/incoming\/doomed.txt/);
+    expect(dry.out).toMatch(/dry run: 1 events would be replayed/);
+    // Still failing: the event stays in the log.
+    const again = await cli("replay", "local", "--data-dir", dataDir);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(/replayed 0 of 1 events .* 1 failed again and stay there/);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
+    await client.send(new CreateBucketCommand({ Bucket: INDEX }));
+    const replayed = await cli("replay", "local", "--data-dir", dataDir);
+    expect(replayed).toMatchObject({ code: 0 });
+    expect(replayed.out).toMatch(/replayed 1 of 1 events/);
+    expect(existsSync(log)).toBe(false);
+    expect(JSON.parse((await cli("get", `s3://${SOURCE}/incoming/doomed.txt`, "--json")).out)).toMatchObject({ sha256: sha256("doomed") });
   });
 
   it("stops cleanly on Ctrl-C and keeps its data across a restart", async () => {

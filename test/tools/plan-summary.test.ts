@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ChecksumIndexStack, type ChecksumIndexStackProps } from "../../stacks/checksum-index-stack";
 import { renderMarkdown, summarizePlan, type PlanSummary } from "../../tools/plan/plan-summary";
 import { planStack } from "../../tools/plan";
-import { OFFLINE_STATE_FILE, terraformRunner } from "../../tools/terraform";
+import { OFFLINE_STATE_FILE, offlineWorkDir, terraformRunner } from "../../tools/terraform";
 import { stateFromCreatePlan } from "../support/terraform-state";
 import { change as fixture, planOf } from "../support/plan-fixtures";
 import { tempDir } from "../support/temp";
@@ -42,7 +42,7 @@ let create: ReturnType<typeof plan>;
 beforeAll(() => {
   create = plan({}, "create");
   const tf = terraformRunner(work);
-  const schema = JSON.parse(tf.ok(["providers", "schema", "-json"], stackDir));
+  const schema = JSON.parse(tf.ok(["providers", "schema", "-json"], offlineWorkDir(stackDir)));
   writeFileSync(path.join(stackDir, OFFLINE_STATE_FILE), JSON.stringify(stateFromCreatePlan(create.json, schema)));
   copyFileSync(path.join(stackDir, OFFLINE_STATE_FILE), path.join(work, "applied.tfstate"));
 }, 120_000);
@@ -58,7 +58,7 @@ const roleOf = (stack: ChecksumIndexStack) => stack.node.findAll().find((c): c i
 
 describe("the summary of real plans", () => {
   it("an initial create: counts, every resource, and the access it grants", () => {
-    expect(create.summary.counts).toEqual({ add: 21, change: 0, replace: 0, destroy: 0 });
+    expect(create.summary.counts).toEqual({ add: 25, change: 0, replace: 0, destroy: 0 });
     expect(create.summary.dangers).toEqual([]);
     const permission = create.summary.access.find((a) => a.type === "aws_lambda_permission")!;
     expect(permission.facts).toEqual([
@@ -74,7 +74,7 @@ describe("the summary of real plans", () => {
     expect(role.facts).toContain("Allow Sid ReadSourceObjects0: + action s3:GetObjectAttributes, + action s3:GetObject, + resource arn:aws:s3:::cix-review-source/incoming/*");
     // Creating the TLS-only bucket policies and public access blocks only takes access away.
     expect(create.summary.access.filter((a) => a.type === "aws_s3_bucket_policy").map((a) => a.direction)).toEqual(["narrows", "narrows"]);
-    expect(create.markdown).toContain("**21 to add, 0 to change, 0 to replace, 0 to destroy.**");
+    expect(create.markdown).toContain("**25 to add, 0 to change, 0 to replace, 0 to destroy.**");
     expect(create.markdown).toMatch(/\| `\+` \| create \| `aws_s3_bucket_notification\.trigger_notification_[0-9A-F]+` \| aws_s3_bucket_notification \|/);
   });
 
@@ -86,7 +86,8 @@ describe("the summary of real plans", () => {
     expect(versioned.summary.changes.map((c) => [c.type, c.action])).toEqual([
       ["aws_iam_role_policy", "update"],
       ["aws_iam_role_policy_attachment", "create"],
-      ["aws_s3_bucket_versioning", "update"],
+      // Versioning is a resource only while it is on.
+      ["aws_s3_bucket_versioning", "create"],
     ]);
     expect(versioned.summary.access.find((a) => a.type === "aws_iam_role_policy_attachment")).toMatchObject({
       direction: "widens",

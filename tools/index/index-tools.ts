@@ -7,12 +7,15 @@ import { backfillChange } from "../../lambda/backfill";
 import { bucketNameProblems } from "../../lambda/contract";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ObjectGoneError } from "../../lambda/errors";
+import type { ObjectChange } from "../../lambda/event";
 import { indexKeys, type IndexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lambda/index-record";
 import { checkedContentEntries } from "../../lambda/content";
 import { indexChange } from "../../lambda/indexer";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
+import { matchingRule, type Pipeline } from "../../stacks/pipeline";
 
 /** A command line the CLI cannot act on; the message says what to write instead. */
 export class UsageError extends Error {
@@ -96,23 +99,78 @@ export class IndexTools {
     } while (token);
   }
 
-  /** Re-reads each object, recomputes its SHA-256, and compares it with the index. */
-  async verify(location: S3Location, options: { concurrency: number; onResult?: (r: VerifyResult) => void }): Promise<VerifyResult[]> {
+  /**
+   * Re-reads each object, recomputes its SHA-256, and compares it with the index; for a prefix, also reads
+   * every current record of the bucket and reports those under the prefix whose object is gone. With
+   * `repair`, each problem is fixed through the function's own indexer, with a sequencer just after the
+   * record's so that the repair wins over it (and any later real event wins over the repair).
+   */
+  async verify(location: S3Location, options: VerifyOptions): Promise<VerifyResult[]> {
     const results: VerifyResult[] = [];
-    const check = async (key: string) => {
-      const result = await this.verifyOne({ bucket: location.bucket, key });
-      results.push(result);
-      options.onResult?.(result);
+    const progress: VerifyProgress = { done: 0, total: undefined, bytes: 0, startedAt: Date.now() };
+    const finish = async (result: VerifyResult) => {
+      const final = options.repair && result.status !== "match" ? await this.repair(result) : result;
+      results.push(final);
+      progress.done++;
+      progress.bytes += final.size ?? 0;
+      options.onResult?.(final);
+      options.onProgress?.(progress);
     };
     const isPrefix = location.key === "" || location.key.endsWith("/");
     if (!isPrefix) {
-      await check(location.key);
+      progress.total = 1;
+      await finish(await this.verifyOne({ bucket: location.bucket, key: location.key }));
       return results;
     }
-    for await (const page of this.list(location.bucket, location.key)) {
-      await mapLimit(page, options.concurrency, (o) => check(o.key));
-    }
+    // The objects first (a listing is quick), so the total is known before the long part.
+    const objects: Array<{ key: string; size: number }> = [];
+    for await (const page of this.list(location.bucket, location.key)) objects.push(...page);
+    const listed = new Set(objects.map((o) => o.key));
+    const listedRecords = new Set(objects.map((o) => this.keys.current(location.bucket, o.key)));
+    const recordKeys: string[] = [];
+    for await (const page of this.list(this.index.bucket, this.keys.currentPrefix(location.bucket))) recordKeys.push(...page.map((o) => o.key));
+    progress.total = objects.length + recordKeys.length;
+    options.onProgress?.(progress);
+    await mapLimit(objects, options.concurrency, async (o) => finish(await this.verifyOne({ bucket: location.bucket, key: o.key })));
+    // Records of objects that are not in the listing: present ones whose object is gone.
+    await mapLimit(recordKeys, options.concurrency, async (recordKey) => {
+      if (listedRecords.has(recordKey)) {
+        // Its object was verified above.
+        progress.done++;
+        options.onProgress?.(progress);
+        return;
+      }
+      let record: IndexRecord | undefined;
+      try {
+        record = (await this.store.get(recordKey, parseIndexRecord))?.value;
+      } catch (error) {
+        await finish({ bucket: location.bucket, key: recordKey, status: "corrupt", detail: `the index record ${recordKey} cannot be read: ${(error as Error).message}`, recordKey });
+        return;
+      }
+      if (!record || !record.key.startsWith(location.key) || listed.has(record.key) || record.state !== "present") {
+        progress.done++;
+        options.onProgress?.(progress);
+        return;
+      }
+      // Listed before the object was created? Ask for it once more before calling it gone.
+      if (await this.exists(location.bucket, record.key)) {
+        await finish(await this.verifyOne({ bucket: location.bucket, key: record.key }));
+        return;
+      }
+      await finish({ bucket: location.bucket, key: record.key, status: "gone", indexed: record.sha256, detail: "the index says present, the object is gone" });
+    });
     return results.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  private async exists(bucket: string, key: string): Promise<{ eTag: string; size: number } | undefined> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { eTag: (head.ETag ?? "").replace(/"/g, ""), size: head.ContentLength ?? 0 };
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.$metadata?.httpStatusCode === 404 || e.name === "NotFound") return undefined;
+      throw error;
+    }
   }
 
   private async verifyOne(location: S3Location): Promise<VerifyResult> {
@@ -121,17 +179,56 @@ export class IndexTools {
     try {
       record = await this.get(location);
     } catch (error) {
-      return { ...base, status: "corrupt", detail: `the index record cannot be read: ${(error as Error).message}` };
+      return { ...base, status: "corrupt", detail: `the index record cannot be read: ${(error as Error).message}`, recordKey: this.keys.current(location.bucket, location.key) };
     }
     if (!record) return { ...base, status: "unindexed", detail: "no index record" };
-    if (record.state === "deleted") return { ...base, status: "mismatch", detail: "the index says deleted, the object exists" };
-    const read = await this.reader.read({ bucket: location.bucket, key: location.key, versionId: record.versionId ?? undefined });
+    if (record.state === "deleted") {
+      if (!(await this.exists(location.bucket, location.key))) return { ...base, status: "match", detail: "deleted, and the index says so" };
+      return { ...base, status: "mismatch", detail: "the index says deleted, the object exists", sequencer: record.sequencer };
+    }
+    let read;
+    try {
+      read = await this.reader.read({ bucket: location.bucket, key: location.key, versionId: record.versionId ?? undefined });
+    } catch (error) {
+      if (error instanceof ObjectGoneError) {
+        return { ...base, status: "gone", indexed: record.sha256, detail: "the index says present, the object is gone", sequencer: record.sequencer };
+      }
+      throw error;
+    }
     const sha256 = read.computed.sha256Hex;
     if (sha256 !== record.sha256) {
       const changed = read.eTag !== record.eTag ? " (the object's ETag changed since it was indexed)" : "";
-      return { ...base, status: "mismatch", sha256, indexed: record.sha256, detail: `content is ${sha256}, the index says ${record.sha256}${changed}` };
+      return { ...base, status: "mismatch", sha256, indexed: record.sha256, size: read.size, detail: `content is ${sha256}, the index says ${record.sha256}${changed}`, sequencer: record.sequencer };
     }
     return { ...base, status: "match", sha256, size: read.size };
+  }
+
+  /** Fixes one problem of verify through the function's own indexer; returns the result after the repair. */
+  private async repair(result: VerifyResult): Promise<VerifyResult> {
+    const { bucket, key } = result;
+    try {
+      let sequencer = "0";
+      if (result.status === "corrupt") {
+        // An unreadable record cannot be decided on: remove it, then index the key afresh.
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.index.bucket, Key: result.recordKey ?? this.keys.current(bucket, key) }));
+        if (result.recordKey && result.recordKey !== this.keys.current(bucket, key)) return { ...result, status: "repaired", detail: `${result.detail}; removed` };
+      } else if (result.sequencer) {
+        sequencer = sequencerAfter(result.sequencer);
+      } else {
+        const current = await this.get({ bucket, key });
+        if (current) sequencer = sequencerAfter(current.sequencer);
+      }
+      const now = new Date();
+      const object = await this.exists(bucket, key);
+      const change: ObjectChange = object
+        ? { kind: "created", eventName: "ObjectCreated:Repair", eventTime: now.toISOString(), bucket, key, size: object.size, eTag: object.eTag, sequencer }
+        : { kind: "removed", eventName: "ObjectRemoved:Delete", eventTime: now.toISOString(), bucket, key, sequencer };
+      const outcome = await indexChange(change, { requestId: "verify-repair", now }, { reader: this.reader, store: this.store, keys: this.keys });
+      const fixed = outcome.outcome === "indexed" || outcome.outcome === "removed" || outcome.outcome === "duplicate";
+      return { ...result, status: fixed ? "repaired" : result.status, detail: `${result.detail}; repair: ${outcome.outcome}${outcome.reason ? ` (${outcome.reason})` : ""}` };
+    } catch (error) {
+      return { ...result, detail: `${result.detail}; repair failed: ${(error as Error).name}: ${(error as Error).message}` };
+    }
   }
 
   /**
@@ -142,8 +239,27 @@ export class IndexTools {
   async backfill(location: S3Location, options: BackfillOptions): Promise<BackfillSummary> {
     const checkpoint = options.checkpointFile;
     const uri = `s3://${location.bucket}/${location.key}`;
+    const pipeline = options.pipeline;
+    if (location.bucket !== pipeline.source.name) {
+      throw new UsageError(
+        `${uri} is not in the source bucket of stack ${pipeline.stack} (s3://${pipeline.source.name}/): backfill indexes what the stack's trigger rules select; choose the stack with --stack`,
+      );
+    }
     let startAfter: string | undefined;
-    const summary: BackfillSummary = { uri, listed: 0, indexed: 0, alreadyIndexed: 0, skipped: 0, failed: 0, bytes: 0, resumedAfter: undefined, complete: false, failures: [] };
+    const summary: BackfillSummary = {
+      uri,
+      listed: 0,
+      indexed: 0,
+      alreadyIndexed: 0,
+      skipped: 0,
+      outsideRules: 0,
+      outsideExamples: [],
+      failed: 0,
+      bytes: 0,
+      resumedAfter: undefined,
+      complete: false,
+      failures: [],
+    };
     if (existsSync(checkpoint)) {
       const saved = JSON.parse(readFileSync(checkpoint, "utf8"));
       if (saved.uri !== uri) throw new UsageError(`the checkpoint ${checkpoint} is for ${saved.uri}, not ${uri}: remove it or give --checkpoint another file`);
@@ -157,6 +273,13 @@ export class IndexTools {
       const batch = options.maxObjects !== undefined ? page.slice(0, options.maxObjects - processed) : page;
       await mapLimit(batch, options.concurrency, async (object) => {
         summary.listed++;
+        // Only what the notification would have sent: the same rules (prefix, suffix, created events).
+        if (!matchingRule(pipeline, location.bucket, "ObjectCreated:Put", object.key)) {
+          summary.outsideRules++;
+          if (summary.outsideExamples.length < 5) summary.outsideExamples.push(object.key);
+          options.onProgress?.(summary);
+          return;
+        }
         try {
           const current = await this.get({ bucket: location.bucket, key: object.key });
           if (current?.state === "present" && current.eTag === object.eTag) {
@@ -192,17 +315,47 @@ export class IndexTools {
   }
 }
 
+export const VERIFY_STATUSES = ["match", "mismatch", "unindexed", "gone", "corrupt", "repaired"] as const;
+
 export interface VerifyResult {
   readonly bucket: string;
   readonly key: string;
-  readonly status: "match" | "mismatch" | "unindexed" | "corrupt";
+  /** gone: the index says present, the object is not there; repaired: a problem fixed by --repair. */
+  readonly status: (typeof VERIFY_STATUSES)[number];
   readonly sha256?: string;
   readonly indexed?: string;
   readonly size?: number;
   readonly detail?: string;
+  /** The record's sequencer, for a repair that must come after it. */
+  readonly sequencer?: string;
+  /** The index record's own key, when it is the record that is wrong. */
+  readonly recordKey?: string;
+}
+
+export interface VerifyProgress {
+  done: number;
+  /** Known once the listing is done. */
+  total: number | undefined;
+  bytes: number;
+  readonly startedAt: number;
+}
+
+export interface VerifyOptions {
+  readonly concurrency: number;
+  /** Fix each problem found through the function's own indexer. */
+  readonly repair?: boolean;
+  readonly onResult?: (r: VerifyResult) => void;
+  readonly onProgress?: (p: VerifyProgress) => void;
+}
+
+/** The smallest sequencer after `sequencer` (same width or one digit more). */
+export function sequencerAfter(sequencer: string): string {
+  return (BigInt(`0x${sequencer}`) + 1n).toString(16).toUpperCase().padStart(sequencer.length, "0");
 }
 
 export interface BackfillOptions {
+  /** The stack whose trigger rules select what is indexed. */
+  readonly pipeline: Pipeline;
   readonly concurrency: number;
   readonly checkpointFile: string;
   readonly pageSize?: number;
@@ -218,6 +371,10 @@ export interface BackfillSummary {
   indexed: number;
   alreadyIndexed: number;
   skipped: number;
+  /** Objects under the prefix that no trigger rule of the stack selects: not indexed. */
+  outsideRules: number;
+  /** A few of them, to show. */
+  outsideExamples: string[];
   failed: number;
   bytes: number;
   resumedAfter: string | undefined;

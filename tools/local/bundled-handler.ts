@@ -17,7 +17,11 @@ const nativeImport = createRequire(__filename)("./native-import.cjs") as (url: s
 
 /** Unzips a function zip into a content-addressed folder (reused, never piling up); returns the handler's file. */
 export function unpackFunctionZip(zip: Uint8Array, sha256Hex: string): string {
-  const dir = path.join(tmpdir(), "s3-checksum-index-bundles", sha256Hex, "unzipped");
+  return unpackZipInto(zip, path.join(tmpdir(), "s3-checksum-index-bundles", sha256Hex, "unzipped"));
+}
+
+/** Unzips a function zip into `dir`; returns the handler's file. */
+function unpackZipInto(zip: Uint8Array, dir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const [name, bytes] of Object.entries(unzipSync(zip))) {
     // Write then rename: another process may be loading the same files at this moment.
@@ -52,4 +56,12 @@ export function handlerFromFile(file: string, env: Record<string, string>): Bund
 export function loadBundledHandler(env: Record<string, string>): BundledHandler {
   const bundle = bundleFunction({ entry: HANDLER.source, projectRoot: PROJECT_ROOT });
   return handlerFromFile(unpackFunctionZip(bundle.zip, bundle.sha256Hex), env);
+}
+
+/**
+ * A function zip (such as the one a deploy uploaded) unzipped into `dir` and loaded with `env`. A module is
+ * loaded once per folder: use a new folder for another environment.
+ */
+export function loadHandlerFromZip(zip: Uint8Array, dir: string, env: Record<string, string>): BundledHandler {
+  return handlerFromFile(unpackZipInto(zip, dir), env);
 }

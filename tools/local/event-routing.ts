@@ -1,13 +1,13 @@
 /**
- * Turning s3rver's object events into what S3 would send, and choosing which ones the notification
- * routes to the function. Pure.
+ * Turning the local server's object events into what S3 would send, and choosing which ones the stack's
+ * delivery routes to the function: the notification's rules, or (delivery "eventbridge") its EventBridge
+ * rules, matched on the event as EventBridge receives it. Pure.
  *
- * s3rver's events differ from S3's: keys are not URL-encoded, multipart completions are "ObjectCreated:Post",
- * copies have no eTag, and the sequencer is a millisecond clock that repeats. S3's sequencer only has to
+ * The local endpoint's events name the key unencoded and carry no sequencer; S3's sequencer only has to
  * order the events of one key; here it is made strictly increasing, also across restarts.
  */
 import { encodeS3Key } from "../../lambda/event";
-import { bucketArn, matchingRule, type Pipeline } from "../../stacks/pipeline";
+import { bucketArn, eventBridgeFormOf, eventMatchesPattern, matchingRule, type Pipeline } from "../../stacks/pipeline";
 import type { ServerObjectEvent } from "./local-endpoint";
 
 /** A strictly increasing sequencer: milliseconds since the epoch, then a counter, in hexadecimal. */
@@ -47,6 +47,7 @@ export function shapeRecord(
   const rule = matchingRule(pipeline, bucket, eventName, key);
   if (!rule) return undefined;
   const object: Record<string, unknown> = { key: encodeS3Key(key), sequencer };
+  if (raw.s3.object.versionId !== undefined) object.versionId = raw.s3.object.versionId;
   if (eventName.startsWith("ObjectCreated:")) {
     object.size = raw.s3.object.size;
     object.eTag = raw.s3.object.eTag ?? eTag;
@@ -70,4 +71,66 @@ export function shapeRecord(
       },
     },
   };
+}
+
+/** One event as the function receives it in the stack's delivery mode, and what it is about. */
+export interface DeliveredEvent {
+  /** The notification rule's id, or the EventBridge rule's name, that routes it. */
+  readonly ruleId: string;
+  /** The event handed to the function: an S3 notification ({ Records }) or an EventBridge event. */
+  readonly event: Record<string, any>;
+  readonly bucket: string;
+  /** The key, decoded. */
+  readonly key: string;
+  readonly eventName: string;
+  readonly sequencer: string;
+}
+
+/**
+ * The event the stack's delivery would hand the function for one server event, or undefined when it would
+ * route none. EventBridge mode: the S3 event as EventBridge carries it (key not URL-encoded, fields under
+ * `detail`), routed by the stack's EventBridge rule patterns.
+ */
+export function deliveredEvent(
+  pipeline: Pipeline,
+  raw: ServerObjectEvent["Records"][number],
+  sequencer: string,
+  eTag?: string,
+): DeliveredEvent | undefined {
+  const base = { bucket: raw.s3.bucket.name, key: raw.s3.object.key, sequencer };
+  if (pipeline.delivery.mode === "notification") {
+    const shaped = shapeRecord(pipeline, raw, sequencer, eTag);
+    return shaped && { ...base, ruleId: shaped.ruleId, event: { Records: [shaped.record] }, eventName: shaped.record.eventName };
+  }
+  const eventName = EVENT_NAMES[raw.eventName] ?? raw.eventName;
+  const form = eventBridgeFormOf(eventName);
+  if (!form) return undefined;
+  const object: Record<string, unknown> = { key: raw.s3.object.key, sequencer };
+  if (raw.s3.object.versionId !== undefined) object["version-id"] = raw.s3.object.versionId;
+  if (eventName.startsWith("ObjectCreated:")) {
+    object.size = raw.s3.object.size;
+    object.etag = raw.s3.object.eTag ?? eTag;
+  }
+  const event = {
+    version: "0",
+    id: `local-${sequencer}`,
+    "detail-type": form.detailType,
+    source: "aws.s3",
+    account: pipeline.accountId ?? "000000000000",
+    time: raw.eventTime.replace(/\.\d{3}Z$/, "Z"),
+    region: pipeline.region,
+    resources: [bucketArn(pipeline.partition, base.bucket)],
+    detail: {
+      version: "0",
+      bucket: { name: base.bucket },
+      object,
+      "request-id": raw.responseElements?.["x-amz-request-id"] ?? "LOCAL",
+      requester: "local",
+      "source-ip-address": "127.0.0.1",
+      reason: form.reason,
+      ...(form.deletionType ? { "deletion-type": form.deletionType } : {}),
+    },
+  };
+  const rule = pipeline.delivery.eventBridgeRules.find((r) => eventMatchesPattern(r.pattern, event));
+  return rule && { ...base, ruleId: rule.name, event, eventName };
 }
