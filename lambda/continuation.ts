@@ -158,11 +158,17 @@ export class Continuations {
     return { kind: "run", doc: doc.value, release };
   }
 
-  /** Marks a chain finished (its record written): later continuations of it stop. */
-  async finish(change: ObjectChange, readAttempt: number, attemptId: string): Promise<void> {
+  /**
+   * Marks a chain finished (its record written): later continuations of it stop. Then deletes its steps
+   * 1…`lastStep` and their claims (a late duplicate finds `done` first), a few at a time; only the small
+   * `done` document stays.
+   */
+  async finish(change: ObjectChange, readAttempt: number, attemptId: string, lastStep = 0): Promise<void> {
     const chain = chainId(change, readAttempt);
     const keys = continuationKeys(this.indexPrefix, chain);
     await this.store.put(keys.done, { chain, finishedBy: attemptId });
+    const doomed = Array.from({ length: lastStep }, (_, i) => [keys.step(i + 1), keys.claim(i + 1)]).flat();
+    for (let i = 0; i < doomed.length; i += 16) await Promise.all(doomed.slice(i, i + 16).map((key) => this.store.delete(key)));
     // The first read's chain answers later deliveries of the S3 event (`existing`).
     if (readAttempt !== 1) await this.store.put(continuationKeys(this.indexPrefix, chainId(change, 1)).done, { chain: chainId(change, 1), finishedBy: attemptId, finishedAs: chain });
   }

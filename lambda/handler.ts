@@ -166,7 +166,7 @@ export async function processContinuation(event: ContinuationEvent, requestId: s
   try {
     if (!Number.isFinite(deadline)) throw new ContinuationError("a continuation needs the invocation's deadline");
     const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps, continuationHooks(runtime, requestId, deadline, start.doc));
-    if (result.outcome !== "continued") await runtime.continuations.finish(change, start.doc.readAttempt, requestId);
+    if (result.outcome !== "continued") await runtime.continuations.finish(change, start.doc.readAttempt, requestId, step);
     const record = result.record;
     const fields = {
       ...base,

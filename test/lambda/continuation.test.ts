@@ -114,6 +114,9 @@ describe("an object read over several invocations", () => {
     expect(puts.count).toBe(1);
     expect(logs.filter((l) => l.outcome === "continued")).toHaveLength(invocations);
     expect(logs.filter((l) => l.outcome === "indexed")).toHaveLength(1);
+    // Only the chain's small `done` document is left of it.
+    const left = (await continuationDocs()).filter((k) => logs.some((l) => l.chain && k.includes(l.chain)));
+    expect(left).toEqual([expect.stringMatching(/\/done\.json$/)]);
   });
 
   it("ignores duplicated continuations, delivered at once and again later", async () => {
