@@ -106,6 +106,9 @@ async function main(): Promise<void> {
     await upload(direct, "bench", "big.bin", size, generated(size));
     await upload(direct, "bench", "throttled.bin", throttledSize, generated(throttledSize));
 
+    // The first read of the process, from a collected heap (--expose-gc): everything it needs, the code's
+    // first use included. A warm read after the others is printed too, but RSS the allocator kept from
+    // earlier reads hides growth there, so the target is checked on the first.
     const memory = await peakRssGrowth(() => readerSha256(direct, settings, "bench", "big.bin", size));
     const plan = await readerPlan(direct, settings, "bench", "big.bin", size);
     const unthrottled = await bestRates(size, rounds, {
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       rawSame: () => rawGetDigest(direct, "bench", "big.bin", plan),
       reader: () => readerSha256(direct, settings, "bench", "big.bin", size),
     });
+    const warm = await peakRssGrowth(() => readerSha256(direct, settings, "bench", "big.bin", size));
     readRate = unthrottled.reader;
     const throttled = await bestRates(throttledSize, 1, {
       single: () => rawGetSha256(slow, "bench", "throttled.bin"),
@@ -139,7 +143,8 @@ async function main(): Promise<void> {
       `| the function's reader, unthrottled | ${mib(unthrottled.reader)} = **${unthrottledRatio.toFixed(2)}×** the raw GET + SHA-256, ${(unthrottled.reader / unthrottled.rawSame).toFixed(2)}× the raw GET + same digest | ≥ 0.95× | ${pass(unthrottledRatio >= 0.95)} |`,
       `| one stream through the proxy (${mib(perConnection)} per connection) | ${mib(throttled.single)} | | |`,
       `| the function's reader through the proxy | ${mib(throttled.parallel)} = **${vsCeiling.toFixed(2)}×** min(${settings.concurrency} × ${mib(perConnection)}, SHA-256) = **${vsSingle.toFixed(2)}×** one stream | ≥ 0.8× and ≥ 3.5× | ${pass(vsCeiling >= 0.8 && vsSingle >= 3.5)} |`,
-      `| peak RSS growth reading ${formatBytes(size)} | ${formatBytes(memory.growth)} | ≤ ${formatBytes(memoryBound)} (parts in flight × part size + 32 MiB) | ${pass(memory.growth <= memoryBound)} |`,
+      `| peak RSS growth reading ${formatBytes(size)} (the first read of the process${global.gc ? ", from a collected heap" : ""}) | ${formatBytes(memory.growth)} | ≤ ${formatBytes(memoryBound)} (parts in flight × part size + 32 MiB) | ${pass(memory.growth <= memoryBound)} |`,
+      `| the same, a warm read after the others (RSS kept from them hides growth) | ${formatBytes(warm.growth)} | | |`,
     );
   } finally {
     direct.destroy();
