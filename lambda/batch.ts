@@ -72,7 +72,7 @@ export function parseBatchInvocation(event: Record<string, any>): BatchInvocatio
  */
 export function batchResult(outcome: ChangeResult | Error): { resultCode: BatchResultCode; resultString: string } {
   if (!(outcome instanceof Error)) {
-    const written = (outcome.outcome === "indexed" || outcome.outcome === "duplicate") && outcome.record?.state === "present";
+    const written = ["indexed", "duplicate", "version-indexed"].includes(outcome.outcome) && outcome.record?.state === "present";
     const detail = written ? ` sha256 ${(outcome.record as { sha256: string }).sha256}` : outcome.outcome === "stale" ? ": the index holds a newer event of the key" : outcome.reason ? `: ${outcome.reason}` : "";
     return { resultCode: "Succeeded", resultString: `${outcome.outcome}${detail}` };
   }
@@ -90,14 +90,23 @@ export function batchResult(outcome: ChangeResult | Error): { resultCode: BatchR
   return { resultCode: transient ? "TemporaryFailure" : "PermanentFailure", resultString: `${outcome.name}: ${outcome.message}` };
 }
 
-/** Indexes every task with `index` (the function's own indexer) and answers each. */
+/**
+ * Indexes every task with `index` (the function's own indexer) and answers each. Once `outOfTime` says so,
+ * the tasks not started are answered TemporaryFailure (Batch Operations retries them) rather than lost
+ * with the whole invocation at its timeout.
+ */
 export async function answerBatch(
   invocation: BatchInvocation,
   index: (change: ReturnType<typeof backfillChange>) => Promise<ChangeResult>,
+  outOfTime: () => boolean = () => false,
 ): Promise<BatchResponse> {
   const results: Array<{ taskId: string; resultCode: BatchResultCode; resultString: string }> = [];
   for (const bad of invocation.malformed) results.push({ taskId: bad.taskId, resultCode: "PermanentFailure", resultString: `malformed task: ${bad.reason}` });
   for (const task of invocation.tasks) {
+    if (outOfTime()) {
+      results.push({ taskId: task.taskId, resultCode: "TemporaryFailure", resultString: "not started: the invocation is about to time out" });
+      continue;
+    }
     let outcome: ChangeResult | Error;
     try {
       outcome = await index(backfillChange({ bucket: task.bucket, key: task.key, versionId: task.versionId }));

@@ -186,11 +186,12 @@ export async function processContinuation(event: ContinuationEvent, requestId: s
 }
 
 /** An S3 Batch Operations invocation: every task backfilled by the same indexer, each answered. */
-export async function processBatch(event: Record<string, any>, requestId: string, runtime: Runtime): Promise<BatchResponse> {
+export async function processBatch(event: Record<string, any>, requestId: string, runtime: Runtime, options: { deadline?: number } = {}): Promise<BatchResponse> {
   const { logger, deps } = runtime;
   const invocation = parseBatchInvocation(event);
   const now = (runtime.now ?? (() => new Date()))();
-  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps));
+  const deadline = options.deadline ?? Infinity;
+  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps), () => Date.now() >= deadline);
   for (const result of response.results) {
     const task = invocation.tasks.find((t) => t.taskId === result.taskId);
     const level = result.resultCode === "Succeeded" ? "info" : result.resultCode === "TemporaryFailure" ? "warn" : "error";
@@ -209,7 +210,7 @@ export async function handler(
   const requestId = context?.awsRequestId ?? "unknown";
   const deadline = invocationDeadline(Date.now(), context?.getRemainingTimeInMillis?.());
   runtime.retries?.startInvocation(deadline);
-  if (isBatchInvocation(event)) return processBatch(event as Record<string, any>, requestId, runtime);
+  if (isBatchInvocation(event)) return processBatch(event as Record<string, any>, requestId, runtime, { deadline });
   await processEvent(event, requestId, runtime, { deadline });
 }
 

@@ -4,6 +4,7 @@
  * order and however often S3 delivers events, the index ends up describing what S3 serves for every key,
  * and the content lookup agrees with the records (content.ts).
  */
+import { BACKFILL_EVENT_NAME } from "./backfill";
 import { compareS3Checksum, type S3ChecksumCheck } from "./checksums";
 import { readRecord, reconcileUnversioned, type Repairs } from "./content";
 import { decide, deletesVersion, removalPlan, verificationStep, type Decision } from "./decide";
@@ -39,6 +40,8 @@ export type Outcome =
   | "version-removed"
   /** A removal in a versioned bucket made an older version current again; the index now holds it. */
   | "restored"
+  /** A backfilled version that S3 does not serve as current: its version record only; the key's current state is unchanged. */
+  | "version-indexed"
   /** The object is being read over several invocations: a continuation goes on (continuation.ts). */
   | "continued";
 
@@ -187,6 +190,14 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
     if (version === "deleted") {
       // The version was deleted after it was read; its removal's event (newer) decides the current state.
       return { outcome: "skipped-gone", reason: `version ${record.versionId} was deleted after it was read` };
+    }
+  }
+  if (change.eventName === BACKFILL_EVENT_NAME && record.versionId !== null) {
+    // A backfill names versions in any order, all with the lowest sequencer: only the version S3 serves now
+    // may become the key's current record (a real event's record still wins over it).
+    const served = await deps.reader.served(change.bucket, change.key);
+    if (!served.exists || served.versionId !== record.versionId) {
+      return { outcome: "version-indexed", record, reason: `S3 serves ${served.exists ? `version ${served.versionId}` : "no version"} of the key` };
     }
   }
   const { decision, previous, stored } = await writeCurrent(record, deps, repairs);

@@ -111,7 +111,8 @@ export function bundleFunction(options: BundleOptions): Bundle {
     // stack traces stay readable in the logs without a source map.
     keepNames: true,
     treeShaking: true,
-    sourcemap: options.sourceMap === false ? false : "linked",
+    // External: the map is not deployed, so the bundle names none (no dangling sourceMappingURL).
+    sourcemap: options.sourceMap === false ? false : "external",
     // Paths through a symlinked node_modules stay as they are, so the source map does not name the
     // folder the link points to.
     preserveSymlinks: true,

@@ -164,6 +164,10 @@ export function batchOperationsStatements(pipeline: Pipeline, aliasArn: string):
     { sid: "WriteManifestsAndReports", effect: "Allow", actions: ["s3:PutObject"], resources: [reports] },
     { sid: "InvokeIndexerAlias", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [aliasArn] },
   ];
+  if (batch.inventory) {
+    // An S3 Inventory manifest and the data files it lists, where the inventory is delivered.
+    statements.push({ sid: "ReadInventoryManifests", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [`${batch.inventory.arn}/${batch.inventory.prefix}*`] });
+  }
   const indexKey = pipeline.index.kmsKeyArn;
   if (indexKey) statements.push({ sid: "UseIndexKey", effect: "Allow", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [indexKey] });
   return statements;

@@ -149,6 +149,12 @@ export interface BatchOperationsProps {
    * @default "batch-operations/"
    */
   readonly reportPrefix?: string;
+  /**
+   * Where your S3 Inventory reports of the source bucket are delivered (`s3://bucket/prefix/`), for
+   * `backfill --batch --manifest`: the role may read the manifests and their data files there, nothing else.
+   * @default undefined: jobs list the bucket with a manifest generator, and --manifest is refused
+   */
+  readonly inventoryLocation?: string;
 }
 
 export type BackendProps =
@@ -268,6 +274,8 @@ export interface ResolvedBatchOperations {
   readonly roleName: string;
   /** Prefix of generated manifests and completion reports, in the index bucket. */
   readonly reportPrefix: string;
+  /** Where the source's S3 Inventory reports are, if jobs may use them as manifests. */
+  readonly inventory?: { readonly bucket: string; readonly prefix: string; readonly arn: string };
 }
 
 export type ResolvedBackend =
@@ -385,7 +393,7 @@ export function resolvePipeline(stack: string, props: ChecksumIndexStackProps): 
 
   const fn = resolveFunction(props.namePrefix, props.function ?? {}, index, source);
   const delivery = resolveDelivery(props, source, rules);
-  const batchOperations = resolveBatchOperations(props, index);
+  const batchOperations = resolveBatchOperations(props, index, rules, partition);
   const buckets = [...(source.existing ? [] : [source.name]), ...(sharesSource ? [] : [index.name])];
 
   return {
@@ -579,24 +587,55 @@ export function eventPattern(bucket: string, rule: TriggerRule): EventPattern {
     return type;
   });
   const object: Record<string, unknown> = {};
-  if (rule.prefix !== "" && rule.suffix !== "") object.key = [{ wildcard: `${wildcardLiteral(rule.prefix)}*${wildcardLiteral(rule.suffix)}` }];
-  else if (rule.prefix !== "") object.key = [{ prefix: rule.prefix }];
+  if (rule.prefix !== "" && rule.suffix !== "") {
+    // S3 tests prefix and suffix independently: "data." and ".csv" both hold for "data.csv", which the
+    // wildcard "data.*.csv" does not match. Such keys (prefix and suffix overlapping) are few: list them.
+    const overlapping: string[] = [];
+    for (let k = 1; k <= Math.min(rule.prefix.length, rule.suffix.length); k++) {
+      if (rule.prefix.endsWith(rule.suffix.slice(0, k))) overlapping.push(rule.prefix + rule.suffix.slice(k));
+    }
+    object.key = [{ wildcard: `${wildcardLiteral(rule.prefix)}*${wildcardLiteral(rule.suffix)}` }, ...overlapping];
+  } else if (rule.prefix !== "") object.key = [{ prefix: rule.prefix }];
   else if (rule.suffix !== "") object.key = [{ suffix: rule.suffix }];
   const base: Record<string, unknown> = { bucket: { name: [bucket] }, ...(Object.keys(object).length > 0 ? { object } : {}) };
 
+  // A type matched whole (ObjectCreated:*) makes its narrower forms redundant; so does a reason matched
+  // for every deletion type (ObjectRemoved:*) for that reason's narrower forms.
   const whole = [...new Set(types.filter((t) => t.detail === undefined).map((t) => t.detailType))];
-  const alternatives: EventPatternAlternative[] = whole.length > 0 ? [{ "detail-type": whole, detail: base }] : [];
-  const seen = new Set<string>();
-  for (const t of types) {
-    // A type matched whole (ObjectCreated:*) makes its narrower forms redundant.
-    if (t.detail === undefined || whole.includes(t.detailType)) continue;
-    const key = JSON.stringify(t);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    alternatives.push({ "detail-type": [t.detailType], detail: { ...base, ...t.detail } });
+  const anyDeletion = new Set(types.filter((t) => t.detail && !t.detail["deletion-type"]).flatMap((t) => [...t.detail!.reason]));
+  const narrowed = types.filter(
+    (t) => t.detail !== undefined && !whole.includes(t.detailType) && !(t.detail["deletion-type"] && t.detail.reason.every((r) => anyDeletion.has(r))),
+  );
+  // Narrower types of one detail type and one deletion type share an alternative (their reasons joined):
+  // the union of their events is exactly the cross product of the reasons and that deletion type.
+  const groups = new Map<string, { detailType: string; reasons: Set<string>; deletionType?: readonly string[] }>();
+  for (const t of narrowed) {
+    const deletionType = t.detail!["deletion-type"];
+    const key = `${t.detailType}|${JSON.stringify(deletionType ?? null)}`;
+    const group = groups.get(key) ?? { detailType: t.detailType, reasons: new Set<string>(), deletionType };
+    for (const reason of t.detail!.reason) group.reasons.add(reason);
+    groups.set(key, group);
   }
-  return alternatives.length === 1 ? { source: ["aws.s3"], ...alternatives[0] } : { source: ["aws.s3"], $or: alternatives };
+  const alternatives: EventPatternAlternative[] = whole.length > 0 ? [{ "detail-type": whole, detail: base }] : [];
+  for (const group of groups.values()) {
+    alternatives.push({
+      "detail-type": [group.detailType],
+      detail: { ...base, reason: [...group.reasons], ...(group.deletionType ? { "deletion-type": [...group.deletionType] } : {}) },
+    });
+  }
+  const pattern: EventPattern = alternatives.length === 1 ? { source: ["aws.s3"], ...alternatives[0] } : { source: ["aws.s3"], $or: alternatives };
+  const size = JSON.stringify(pattern).length;
+  if (size > EVENT_PATTERN_MAX_CHARS) {
+    throw new ConfigurationError(
+      `triggers: the EventBridge pattern of the rule with prefix "${rule.prefix}" and suffix "${rule.suffix}" is ${size} characters, ` +
+        `over EventBridge's default limit of ${EVENT_PATTERN_MAX_CHARS}: use shorter filters or fewer event types (such as "s3:ObjectCreated:*").`,
+    );
+  }
+  return pattern;
 }
+
+/** EventBridge's default quota for an event pattern's length, in characters. */
+export const EVENT_PATTERN_MAX_CHARS = 2048;
 
 /** Whether an EventBridge S3 event matches a pattern: the same rules as EventBridge, for the subset above. */
 export function eventMatchesPattern(pattern: EventPattern, event: { "detail-type": string; detail: Record<string, any> }): boolean {
@@ -643,6 +682,14 @@ function resolveDelivery(props: ChecksumIndexStackProps, source: ResolvedSource,
     throw new ConfigurationError(`existingSourceBucket.eventBridge is set but delivery is "${mode}": set delivery to "eventbridge", or remove existingSourceBucket.eventBridge.`);
   }
   if (mode === "notification") return { mode, manageBucketSetting: false, eventBridgeRules: [] };
+  const owner = props.existingSourceBucket?.ownerAccountId;
+  if (owner !== undefined && props.accountId !== undefined && owner !== props.accountId) {
+    throw new ConfigurationError(
+      `delivery is "eventbridge" but the bucket's owner (${owner}) is not the stack's account (${props.accountId}): S3 sends its ` +
+        `EventBridge events only to the default event bus of the bucket owner's account, where this stack's rules are not. ` +
+        `Use delivery "notification", or forward the events from the owner's bus to this account's bus and deploy the rules there.`,
+    );
+  }
   return {
     mode,
     manageBucketSetting: !source.existing || setting === "enable",
@@ -654,7 +701,7 @@ function resolveDelivery(props: ChecksumIndexStackProps, source: ResolvedSource,
   };
 }
 
-function resolveBatchOperations(props: ChecksumIndexStackProps, index: ResolvedIndex): ResolvedBatchOperations | undefined {
+function resolveBatchOperations(props: ChecksumIndexStackProps, index: ResolvedIndex, rules: readonly ResolvedRule[], partition: string): ResolvedBatchOperations | undefined {
   if (!props.batchOperations) return undefined;
   const reportPrefix = props.batchOperations.reportPrefix ?? "batch-operations/";
   validateIndexPrefix("batchOperations.reportPrefix", reportPrefix);
@@ -663,5 +710,25 @@ function resolveBatchOperations(props: ChecksumIndexStackProps, index: ResolvedI
       `batchOperations.reportPrefix "${reportPrefix}" overlaps the index prefix "${index.prefix}": the role may write only outside the index records. Use for example "batch-operations/".`,
     );
   }
-  return { roleName: `${props.namePrefix}-batch`, reportPrefix };
+  if (index.sharesSource) {
+    // Reports and manifests are written into the source bucket then: no trigger may watch them.
+    const watching = rules.findIndex(
+      (rule) => rule.events.some((e) => e.startsWith("s3:ObjectCreated:")) && (rule.prefix.startsWith(reportPrefix) || reportPrefix.startsWith(rule.prefix)),
+    );
+    if (watching >= 0) {
+      throw new ConfigurationError(
+        `batchOperations.reportPrefix "${reportPrefix}" is in the source bucket (the index shares it) where triggers[${watching}] ` +
+          `(prefix "${rules[watching].prefix}") watches: every completion report would invoke the function. Use a prefix no trigger's prefix starts.`,
+      );
+    }
+  }
+  let inventory: ResolvedBatchOperations["inventory"];
+  const location = props.batchOperations.inventoryLocation;
+  if (location !== undefined) {
+    const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+    if (!match) throw new ConfigurationError(`batchOperations.inventoryLocation "${location}" is not an S3 location: write it as s3://bucket/prefix/.`);
+    validateBucketName("batchOperations.inventoryLocation", match[1]);
+    inventory = { bucket: match[1], prefix: match[2], arn: bucketArn(partition, match[1]) };
+  }
+  return { roleName: `${props.namePrefix}-batch`, reportPrefix, inventory };
 }

@@ -122,6 +122,13 @@ async function batchBackfill(
   let manifest: { objectArn: string; eTag: string } | undefined;
   if (values.manifest) {
     const where = parseS3Uri(values.manifest, "an S3 Inventory manifest");
+    const inventory = pipeline.batchOperations?.inventory;
+    if (!inventory || where.bucket !== inventory.bucket || !where.key.startsWith(inventory.prefix)) {
+      throw new UsageError(
+        `the Batch Operations role may read inventory manifests only under batchOperations.inventoryLocation` +
+          `${inventory ? ` (s3://${inventory.bucket}/${inventory.prefix})` : ", which stack " + pipeline.stack + " does not set"}: set it to where the source's S3 Inventory is delivered, deploy, and run this again`,
+      );
+    }
     const head = await s3.send(new HeadObjectCommand({ Bucket: where.bucket, Key: where.key }));
     manifest = { objectArn: `arn:${pipeline.partition}:s3:::${where.bucket}/${where.key}`, eTag: (head.ETag ?? "").replace(/"/g, "") };
   }
@@ -151,6 +158,8 @@ async function batchBackfill(
       for (const reason of s.failureReasons) io.out(`  ${reason}`);
     }
   }
+  // Interrupted while jobs still run: not a success to a script (the jobs go on in AWS).
+  if (interrupted && summaries.some((s) => !["Complete", "Failed", "Cancelled"].includes(s.status))) return 130;
   return summaries.every((s) => s.failed === 0 && s.status !== "Failed" && s.status !== "Cancelled") ? 0 : 1;
 }
 

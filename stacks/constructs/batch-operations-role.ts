@@ -1,3 +1,4 @@
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -26,9 +27,18 @@ export class BatchOperationsRole extends Construct {
       description: "Assumed by S3 Batch Operations to backfill the checksum index: lists the source, invokes the indexer's alias, writes reports.",
       assumeRolePolicy: trust.json,
     });
-    const permissions = new DataAwsIamPolicyDocument(this, "permissions", {
-      statement: batchOperationsStatements(props.pipeline, props.alias.arn),
-    });
-    this.policy = new IamRolePolicy(this, "policy", { name: "batch-backfill", role: this.role.id, policy: permissions.json });
+    // jsonencode, not a policy document data source: a data source that depends on the alias is read only
+    // at apply whenever the function changes (a new version moves the alias), and the plan would show this
+    // whole policy as "known after apply" although the alias's ARN never changes.
+    const document = {
+      Version: "2012-10-17",
+      Statement: batchOperationsStatements(props.pipeline, props.alias.arn).map((s) => ({
+        Sid: s.sid,
+        Effect: s.effect,
+        Action: s.actions,
+        Resource: s.resources,
+      })),
+    };
+    this.policy = new IamRolePolicy(this, "policy", { name: "batch-backfill", role: this.role.id, policy: Fn.jsonencode(document) });
   }
 }

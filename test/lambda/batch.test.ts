@@ -8,12 +8,14 @@ import * as path from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKFILL_SEQUENCER } from "../../lambda/backfill";
-import { batchResult, isBatchInvocation, parseBatchInvocation } from "../../lambda/batch";
+import { answerBatch, batchResult, isBatchInvocation, parseBatchInvocation } from "../../lambda/batch";
 import { ConflictError, ObjectForbiddenError, ObjectGoneError } from "../../lambda/errors";
 import { encodeS3Key } from "../../lambda/event";
+import { indexChange } from "../../lambda/indexer";
 import { indexKeys } from "../../lambda/index-keys";
 import { loadBundledHandler, type BundledHandler } from "../../tools/local/bundled-handler";
 import { s3Event } from "../support/events";
+import { MemoryDocumentStore, MemoryObjectReader } from "../support/memory-io";
 import { startS3Server, type S3TestServer } from "../support/s3-server";
 
 const fixture = JSON.parse(readFileSync(path.join(__dirname, "..", "fixtures", "events", "batch-operations-2.0.json"), "utf8"));
@@ -54,6 +56,38 @@ describe("what each outcome tells Batch Operations", () => {
     [Object.assign(new Error("no bucket"), { name: "NoSuchBucket", $metadata: { httpStatusCode: 404 } }), "PermanentFailure"],
   ] as const)("%s → %s", (error, code) => {
     expect(batchResult(error).resultCode).toBe(code);
+  });
+});
+
+describe("a Batch Operations invocation running out of time", () => {
+  it("answers the tasks it could not start TemporaryFailure, and keeps the answers of those it finished", async () => {
+    const invocation = parseBatchInvocation({ invocationSchemaVersion: "2.0", invocationId: "i", tasks: ["a", "b", "c"].map((k) => ({ taskId: k, s3Bucket: "src", s3Key: k })) });
+    let started = 0;
+    const response = await answerBatch(invocation, async () => ({ outcome: "indexed" }), () => started++ >= 1);
+    expect(response.results.map((r) => r.resultCode)).toEqual(["Succeeded", "TemporaryFailure", "TemporaryFailure"]);
+    expect(response.results[1].resultString).toMatch(/about to time out/);
+  });
+});
+
+describe("backfilling the versions of a versioned bucket", () => {
+  const memoryDeps = () => ({ reader: new MemoryObjectReader(), store: new MemoryDocumentStore(), keys, backoff: async () => {} });
+  it.each([
+    ["the old version's task first", ["v1", "v2"]],
+    ["the current version's task first", ["v2", "v1"]],
+  ])("with %s, the key's current record is the version S3 serves, and every version has its record", async (_name, order) => {
+    const deps = memoryDeps();
+    deps.reader.add("src", "incoming/a.txt", "old bytes", "v1");
+    deps.reader.add("src", "incoming/a.txt", "new bytes", "v2"); // the newest: what S3 serves
+    const answers: string[] = [];
+    for (const versionId of order) {
+      const invocation = parseBatchInvocation({ invocationSchemaVersion: "2.0", invocationId: "i", tasks: [{ taskId: versionId, s3Bucket: "src", s3Key: "incoming/a.txt", s3VersionId: versionId }] });
+      const response = await answerBatch(invocation, (change) => indexChange(change, { requestId: "r", now: new Date() }, deps));
+      expect(response.results[0].resultCode).toBe("Succeeded");
+      answers.push(response.results[0].resultString.split(" ")[0]);
+    }
+    expect(deps.store.json(keys.current("src", "incoming/a.txt"))).toMatchObject({ versionId: "v2", sha256: sha256("new bytes") });
+    expect(deps.store.json(keys.version("src", "incoming/a.txt", "v1"))).toMatchObject({ sha256: sha256("old bytes") });
+    expect(answers[order.indexOf("v1")]).toBe("version-indexed");
   });
 });
 

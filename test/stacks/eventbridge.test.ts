@@ -8,7 +8,8 @@ import { App } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { INDEXED_EVENT_TYPES } from "../../lambda/contract";
 import { ChecksumIndexStack } from "../../stacks/checksum-index-stack";
-import { eventMatchesPattern, eventPattern, resolvePipeline, ruleMatches } from "../../stacks/pipeline";
+import { batchOperationsStatements } from "../../stacks/iam";
+import { EVENT_PATTERN_MAX_CHARS, eventBridgeFormOf, eventMatchesPattern, eventPattern, resolvePipeline, ruleMatches } from "../../stacks/pipeline";
 import { terraformRunner, assertMirrorHasAws } from "../../tools/terraform";
 import { synthStack, TEST_PROPS } from "../support/synth";
 import { tempDir } from "../support/temp";
@@ -74,6 +75,48 @@ describe("EventBridge patterns select what the notification rule would", () => {
     // Every event type the function processes has its EventBridge form: the map is keyed by the contract's list.
     for (const event of INDEXED_EVENT_TYPES) expect(() => eventPattern("src", { prefix: "", suffix: "", events: [event] })).not.toThrow();
     expect(() => eventPattern("src", { prefix: "", suffix: "", events: ["s3:ObjectTagging:*"] })).toThrow(/"s3:ObjectTagging:\*" cannot be routed through EventBridge: use one of s3:ObjectCreated:\*/);
+  });
+});
+
+describe("EventBridge patterns at their edges", () => {
+  const ev = (eventName: string, key: string) => {
+    const form = eventBridgeFormOf(eventName)!;
+    return { "detail-type": form.detailType, detail: { bucket: { name: "b" }, object: { key }, reason: form.reason, ...(form.deletionType ? { "deletion-type": form.deletionType } : {}) } };
+  };
+
+  it("match a key where prefix and suffix overlap (prefix 'data.', suffix '.csv', key 'data.csv'), as S3 does", () => {
+    const rule = { prefix: "data.", suffix: ".csv", events: ["s3:ObjectCreated:*"] };
+    for (const key of ["data.csv", "data.x.csv", "data..csv"]) {
+      expect(eventMatchesPattern(eventPattern("b", rule), ev("ObjectCreated:Put", key)), key).toBe(ruleMatches(rule, "ObjectCreated:Put", key));
+    }
+    expect(eventMatchesPattern(eventPattern("b", rule), ev("ObjectCreated:Put", "data.cs"))).toBe(false);
+  });
+
+  it("join the reasons of narrow event types, so that every type at once still fits EventBridge's 2048 characters", () => {
+    const events = INDEXED_EVENT_TYPES.filter((e) => !e.endsWith(":*"));
+    const rule = { prefix: `tenants/acme/uploads/${"x".repeat(100)}/`, suffix: ".parquet", events: [...events] };
+    const pattern = eventPattern("b", rule);
+    expect(JSON.stringify(pattern).length).toBeLessThanOrEqual(EVENT_PATTERN_MAX_CHARS);
+    for (const event of events) {
+      const name = event.slice(3);
+      expect(eventMatchesPattern(pattern, ev(name, `${rule.prefix}k${rule.suffix}`)), name).toBe(true);
+    }
+    expect(eventMatchesPattern(pattern, ev("ObjectRemoved:Delete", `${rule.prefix}k.csv`))).toBe(false);
+  });
+
+  it("refuse at synth a pattern over EventBridge's limit, naming the rule", () => {
+    expect(() => eventPattern("b", { prefix: "p".repeat(1020), suffix: "s".repeat(1000), events: ["s3:ObjectCreated:*"] })).toThrow(/over EventBridge's default limit of 2048/);
+  });
+
+  it("refuse a bucket another account owns: S3 sends its EventBridge events only to the owner's bus", () => {
+    expect(() =>
+      resolvePipeline("x", {
+        namePrefix: "cix-x",
+        accountId: "222222222222",
+        delivery: "eventbridge",
+        existingSourceBucket: { name: "their-bucket", versioned: false, ownerAccountId: "111111111111", eventBridge: "already-enabled" },
+      }),
+    ).toThrow(/only to the default event bus of the bucket owner's account/);
   });
 });
 
@@ -145,7 +188,7 @@ describe("the EventBridge delivery stack", () => {
 describe("the Batch Operations role", () => {
   const s = synthStack({ batchOperations: {}, accountId: "111122223333" });
   const role = (Object.values(s.resources("aws_iam_role")) as any[]).find((r) => r.name === "cix-test-batch");
-  const statements = (Object.values(s.data("aws_iam_policy_document")) as any[]).find((d) => d.statement?.some((st: any) => st.sid === "InvokeIndexerAlias"))?.statement;
+  const policy = (Object.values(s.resources("aws_iam_role_policy")) as any[]).find((p) => p.name === "batch-backfill");
 
   it("is assumed only by S3 Batch Operations", () => {
     expect(role).toBeDefined();
@@ -154,12 +197,33 @@ describe("the Batch Operations role", () => {
   });
 
   it("may list the source, read and write only under the report prefix of the index bucket, and invoke only the alias", () => {
+    // The policy is jsonencode() of its statements, so that a function update never makes it "known after apply".
+    const encoded = /^\$\{jsonencode\((.*)\)\}$/s.exec(policy.policy)![1];
+    // HCL object syntax ("key" = value, references bare): as JSON, with the alias reference as a string.
+    const statements = JSON.parse(encoded.replace(/" = /g, '": ').replace(/\baws_lambda_alias\.([A-Za-z0-9_-]+)\.arn\b/g, '"ALIAS:$1"')).Statement;
     expect(statements).toEqual([
-      { sid: "ListSourceForManifest", effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::cix-test-source"] },
-      { sid: "ReadManifests", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: ["arn:aws:s3:::cix-test-index/batch-operations/*"] },
-      { sid: "WriteManifestsAndReports", effect: "Allow", actions: ["s3:PutObject"], resources: ["arn:aws:s3:::cix-test-index/batch-operations/*"] },
-      { sid: "InvokeIndexerAlias", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [expect.stringMatching(/^\$\{aws_lambda_alias\.[^.]+\.arn\}$/)] },
+      { Sid: "ListSourceForManifest", Effect: "Allow", Action: ["s3:ListBucket"], Resource: ["arn:aws:s3:::cix-test-source"] },
+      { Sid: "ReadManifests", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: ["arn:aws:s3:::cix-test-index/batch-operations/*"] },
+      { Sid: "WriteManifestsAndReports", Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::cix-test-index/batch-operations/*"] },
+      { Sid: "InvokeIndexerAlias", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [expect.stringMatching(/^ALIAS:/)] },
     ]);
+  });
+
+  it("may read S3 Inventory manifests only where batchOperations.inventoryLocation says", () => {
+    const pipeline = resolvePipeline("t", { ...TEST_PROPS, batchOperations: { inventoryLocation: "s3://acme-inventory/cix-test-source/" } });
+    expect(batchOperationsStatements(pipeline, "alias-arn").find((st) => st.sid === "ReadInventoryManifests")).toEqual({
+      sid: "ReadInventoryManifests",
+      effect: "Allow",
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: ["arn:aws:s3:::acme-inventory/cix-test-source/*"],
+    });
+    expect(batchOperationsStatements(resolvePipeline("t", { ...TEST_PROPS, batchOperations: {} }), "alias-arn").map((st) => st.sid)).not.toContain("ReadInventoryManifests");
+  });
+
+  it("refuses a report prefix that a trigger watches when the index shares the source bucket", () => {
+    expect(() =>
+      resolvePipeline("x", { namePrefix: "cix-x", sourceBucket: { name: "cix-shared" }, index: { name: "cix-shared", prefix: "index/" }, triggers: [{ prefix: "", suffix: ".csv" }], batchOperations: {} }),
+    ).toThrow(/batchOperations.reportPrefix "batch-operations\/" is in the source bucket .* where triggers\[0\]/);
   });
 
   it("refuses a report prefix inside the index", () => {

@@ -69,6 +69,10 @@ export const MOTO_API_DIFFERENCES = {
     "GetFunction's Code.Location points at AWS and cannot be fetched: the tests compare CodeSha256 with the " +
     "SHA-256 of the zip the deploy uploaded, then run that zip.",
   invoke: "moto creates functions but cannot invoke them: the tests load the deployed zip's handler in-process.",
+  eventBridgeConfiguration:
+    "PutBucketNotificationConfiguration accepts EventBridgeConfiguration but GetBucketNotificationConfiguration " +
+    "never returns it: the tests read the bucket's EventBridge setting from the applied state, and that no Lambda " +
+    "destination is left, from the API.",
 } as const;
 
 export interface Difference {

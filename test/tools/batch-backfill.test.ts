@@ -62,6 +62,12 @@ describe("the jobs it creates", () => {
     expect(withManifest.Manifest).toEqual({ Spec: { Format: "S3InventoryReport_CSV_20161130" }, Location: { ObjectArn: "arn:aws:s3:::inventory/source/manifest.json", ETag: "abc" } });
   });
 
+  it("list every key, with no filter at all, for a rule that watches every key", () => {
+    const everything = resolvePipeline("all", { ...TEST_PROPS, accountId: ACCOUNT, batchOperations: {}, triggers: [{ prefix: "" }] });
+    const [job] = batchJobRequests(everything, batchScopes(everything, { bucket: "cix-test-source", key: "" }), { accountId: ACCOUNT });
+    expect(job.ManifestGenerator?.S3JobManifestGenerator?.Filter).toBeUndefined();
+  });
+
   it("need the stack's Batch Operations role", () => {
     const without = resolvePipeline("plain", { ...TEST_PROPS });
     expect(() => batchJobRequests(without, [{ ruleId: "r", prefix: "incoming/", suffix: "" }], { accountId: ACCOUNT })).toThrow(/has no Batch Operations role: set batchOperations: \{\}/);
@@ -105,6 +111,18 @@ describe("following the jobs", () => {
     const jobs = scripted([{ Status: "New" }, { Status: "Complete" }]);
     const [summary] = await runBatchBackfill(jobs, [{ AccountId: ACCOUNT } as CreateJobCommandInput], { wait: false, sleep: async () => { throw new Error("must not wait"); } });
     expect(summary.status).toBe("New");
+  });
+
+  it("the CLI refuses an inventory manifest the role may not read, before creating anything", async () => {
+    const err: string[] = [];
+    const io = { out: () => {}, err: (l: string) => err.push(l), progress: () => {} };
+    const code = await runCli(
+      ["backfill", "--batch", "--account-id", ACCOUNT, "--manifest", "s3://acme-inventory/source/manifest.json", "s3://checksum-index-dev-source/incoming/"],
+      { AWS_REGION: "us-east-1" },
+      io as any,
+    );
+    expect(code).toBe(2);
+    expect(err.join("\n")).toMatch(/may read inventory manifests only under batchOperations.inventoryLocation/);
   });
 
   it("the CLI asks for the account before creating anything", async () => {

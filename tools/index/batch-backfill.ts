@@ -101,12 +101,17 @@ export function batchJobRequests(pipeline: Pipeline, scopes: readonly BatchScope
               SourceBucket: pipeline.source.arn,
               EnableManifestOutput: true,
               ManifestOutputLocation: { Bucket: pipeline.index.arn, ManifestPrefix: `${reportPrefix}/manifests`, ManifestFormat: "S3InventoryReport_CSV_20211130" },
-              Filter: {
-                KeyNameConstraint: {
-                  ...(scope.prefix ? { MatchAnyPrefix: [scope.prefix] } : {}),
-                  ...(scope.suffix ? { MatchAnySuffix: [scope.suffix] } : {}),
-                },
-              },
+              // A rule that watches every key lists every key: no filter at all (an empty constraint is not one).
+              ...(scope.prefix || scope.suffix
+                ? {
+                    Filter: {
+                      KeyNameConstraint: {
+                        ...(scope.prefix ? { MatchAnyPrefix: [scope.prefix] } : {}),
+                        ...(scope.suffix ? { MatchAnySuffix: [scope.suffix] } : {}),
+                      },
+                    },
+                  }
+                : {}),
             },
           },
         }),
