@@ -2,13 +2,27 @@
  * The function's configuration, read once at cold start. A missing or invalid value fails the cold start
  * with a message that names the variable: better than failing every record later.
  */
-import { bucketNameProblems, ENV, indexPrefixProblem } from "./contract";
+import { bucketNameProblems, DEFAULT_READ, ENV, indexPrefixProblem, READ_LIMITS } from "./contract";
 import { ConfigError } from "./errors";
 
 export interface IndexerConfig {
   readonly indexBucket: string;
   readonly indexPrefix: string;
   readonly forcePathStyle: boolean;
+  /** Bytes of each `Range` GET; objects no larger are read with one GET. */
+  readonly readPartSize: number;
+  /** `Range` GETs of one object in flight at most. */
+  readonly readConcurrency: number;
+  /** The alias continuations invoke, when set. */
+  readonly continuationAlias?: string;
+}
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, [min, max]: readonly [number, number]): number {
+  const text = env[name]?.trim();
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`${name} is "${text}": set a whole number from ${min} to ${max}.`);
+  return value;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {
@@ -25,5 +39,18 @@ export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {
   if (style !== undefined && style !== "" && style !== "true" && style !== "false") {
     throw new ConfigError(`${ENV.forcePathStyle} is "${style}": set it to "true" or "false".`);
   }
-  return { indexBucket, indexPrefix, forcePathStyle: style === "true" };
+  const readPartSizeMiB = wholeNumber(env, ENV.readPartSizeMiB, DEFAULT_READ.partSizeMiB, READ_LIMITS.partSizeMiB);
+  const readConcurrency = wholeNumber(env, ENV.readConcurrency, DEFAULT_READ.concurrency, READ_LIMITS.concurrency);
+  const alias = env[ENV.continuationAlias]?.trim();
+  if (alias !== undefined && alias !== "" && !/^[A-Za-z0-9_-]{1,128}$/.test(alias)) {
+    throw new ConfigError(`${ENV.continuationAlias} "${alias}" is not an alias name (letters, digits, "-" and "_").`);
+  }
+  return {
+    indexBucket,
+    indexPrefix,
+    forcePathStyle: style === "true",
+    readPartSize: readPartSizeMiB * 1024 * 1024,
+    readConcurrency,
+    ...(alias ? { continuationAlias: alias } : {}),
+  };
 }

@@ -13,7 +13,25 @@ export const ENV = {
   indexPrefix: "INDEX_PREFIX",
   /** Optional, `true` or `false`. Path-style requests, for S3-compatible servers. */
   forcePathStyle: "S3_FORCE_PATH_STYLE",
+  /** Optional, whole MiB. Objects larger than this are read as parallel `Range` GETs of this size. */
+  readPartSizeMiB: "READ_PART_SIZE_MIB",
+  /** Optional, 1 to 64. `Range` GETs of one object in flight at most. */
+  readConcurrency: "READ_CONCURRENCY",
+  /**
+   * Optional. The alias the function invokes, asynchronously, to continue reading an object that one
+   * invocation cannot finish (with AWS_LAMBDA_FUNCTION_NAME). Unset: objects must finish in one invocation.
+   */
+  continuationAlias: "CONTINUATION_ALIAS",
 } as const;
+
+/**
+ * How the function reads objects when its environment does not say (the stack always does): parts of
+ * 16 MiB (AWS's guidance for byte-range GETs is 8–16 MB) with 4 in flight, so a read holds at most 64 MiB.
+ */
+export const DEFAULT_READ = { partSizeMiB: 16, concurrency: 4 } as const;
+
+/** Bounds of the read settings: a part of at most 1 GiB, at most 64 GETs in flight. */
+export const READ_LIMITS = { partSizeMiB: [1, 1024], concurrency: [1, 64] } as const;
 
 /**
  * Events the notification sends by default: every create and every removal, including the removals S3's
@@ -64,6 +82,12 @@ export interface IndexLocation {
   readonly indexPrefix: string;
   /** Path-style requests, for S3-compatible servers. @default false (omitted) */
   readonly forcePathStyle?: boolean;
+  /** Bytes of each `Range` GET, in MiB. @default DEFAULT_READ.partSizeMiB (omitted) */
+  readonly readPartSizeMiB?: number;
+  /** `Range` GETs in flight. @default DEFAULT_READ.concurrency (omitted) */
+  readonly readConcurrency?: number;
+  /** The alias a continuation invokes. @default undefined (no continuations; omitted) */
+  readonly continuationAlias?: string;
 }
 
 /** The contract's environment variables for an index location. */
@@ -72,6 +96,9 @@ export function contractEnvironment(location: IndexLocation): Record<string, str
     [ENV.indexBucket]: location.indexBucket,
     [ENV.indexPrefix]: location.indexPrefix,
     ...(location.forcePathStyle ? { [ENV.forcePathStyle]: "true" } : {}),
+    ...(location.readPartSizeMiB !== undefined ? { [ENV.readPartSizeMiB]: String(location.readPartSizeMiB) } : {}),
+    ...(location.readConcurrency !== undefined ? { [ENV.readConcurrency]: String(location.readConcurrency) } : {}),
+    ...(location.continuationAlias !== undefined ? { [ENV.continuationAlias]: location.continuationAlias } : {}),
   };
 }
 

@@ -96,3 +96,8 @@ export class DeadlineError extends IndexerError {
 export class RejectedRecordError extends IndexerError {
   readonly code = "RejectedRecord";
 }
+
+/** A continuation cannot go on: its saved step is missing or unreadable, or invoking the next step failed. */
+export class ContinuationError extends IndexerError {
+  readonly code = "Continuation";
+}

@@ -12,13 +12,18 @@
 import type { Context } from "aws-lambda";
 import { readConfig } from "./config";
 import { answerBatch, isBatchInvocation, parseBatchInvocation, type BatchResponse } from "./batch";
-import { ChecksumMismatchError, DeadlineError, RecordsFailedError, RejectedRecordError } from "./errors";
+import { ChecksumMismatchError, ContinuationError, DeadlineError, RecordsFailedError, RejectedRecordError } from "./errors";
 import { parseEvent } from "./event";
 import { indexKeys } from "./index-keys";
 import { indexChange, UNINDEXED_OUTCOMES, type IndexerDeps } from "./indexer";
 import { createLogger, type Logger } from "./log";
 import { InvocationRetryStrategy } from "./retry";
 import { createS3Client, S3DocumentStore, S3ObjectReader } from "./s3-store";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { Continuations, isContinuationEvent, type ContinuationEvent } from "./continuation";
+import { LambdaInvoker } from "./lambda-invoker";
+import type { ObjectChange } from "./event";
+import type { ContinuationHooks } from "./indexer";
 
 export interface Runtime {
   readonly deps: IndexerDeps;
@@ -26,6 +31,10 @@ export interface Runtime {
   readonly now?: () => Date;
   /** Renewed at the start of every invocation: its retry budget and deadline. */
   readonly retries?: InvocationRetryStrategy;
+  /** Reads that outlast an invocation continue in another one (absent: every read must finish in one). */
+  readonly continuations?: Continuations;
+  /** Bytes per Range GET of the reader: smaller objects are read with one GET and never continued. */
+  readonly partSize?: number;
 }
 
 /** Time kept in reserve at the end of an invocation to log and fail cleanly, ms. */
@@ -37,10 +46,19 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
   const retries = new InvocationRetryStrategy();
   // The endpoint comes from the SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
   const s3 = createS3Client({ forcePathStyle: config.forcePathStyle }, retries);
+  const store = new S3DocumentStore(s3, config.indexBucket);
+  const functionName = env.AWS_LAMBDA_FUNCTION_NAME;
+  // In Lambda, with an alias to invoke: reads that outlast the invocation continue in the next one.
+  const continuations =
+    config.continuationAlias && functionName
+      ? new Continuations(store, config.indexPrefix, new LambdaInvoker(new LambdaClient({ maxAttempts: 5 }), functionName, config.continuationAlias))
+      : undefined;
   return {
-    deps: { reader: new S3ObjectReader(s3), store: new S3DocumentStore(s3, config.indexBucket), keys: indexKeys(config.indexPrefix) },
+    deps: { reader: new S3ObjectReader(s3, undefined, { partSize: config.readPartSize, concurrency: config.readConcurrency }), store, keys: indexKeys(config.indexPrefix) },
     logger: createLogger(env),
     retries,
+    continuations,
+    partSize: config.readPartSize,
   };
 }
 
@@ -62,6 +80,7 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
   const { logger, deps } = runtime;
   const deadline = options.deadline ?? Infinity;
   runtime.retries?.startInvocation(deadline);
+  if (isContinuationEvent(event)) return processContinuation(event, requestId, runtime, deadline);
   const parsed = parseEvent(event);
   if (parsed.type === "test-event") {
     logger.log("info", "s3:TestEvent acknowledged", { outcome: "test-event", bucket: parsed.bucket });
@@ -81,7 +100,8 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
     const base = { bucket: change.bucket, key: change.key, versionId: change.versionId, eventName: change.eventName, sequencer: change.sequencer };
     try {
       if (Date.now() >= deadline) throw new DeadlineError("the invocation is about to time out: the record was not started");
-      const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps);
+      const hooks = continuationHooks(runtime, requestId, deadline);
+      const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps, hooks);
       const record = result.record;
       counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
       const fields = {
@@ -117,6 +137,52 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
   }
   logger.log(unindexed > 0 ? "warn" : "info", "invocation summary", { summary: true, records: parsed.changes.length + parsed.rejected.length, unindexed, counts });
   if (failures.length > 0) throw new RecordsFailedError(failures);
+}
+
+/** Continuation hooks when the runtime can continue and the invocation has a deadline. */
+function continuationHooks(runtime: Runtime, requestId: string, deadline: number, from?: ContinuationHooks["from"]): ContinuationHooks | undefined {
+  if (!runtime.continuations || !Number.isFinite(deadline)) return undefined;
+  return { stopAt: deadline, attemptId: requestId, continuations: runtime.continuations, partSize: runtime.partSize ?? 0, from };
+}
+
+/**
+ * A continuation: claims the saved step, reads on from it, and either saves the next step or, at the end,
+ * verifies and writes the record (once: the indexer's conditional writes) and marks the chain finished.
+ * A failure releases the claim, so that Lambda's retry of this invocation can take the step again.
+ */
+export async function processContinuation(event: ContinuationEvent, requestId: string, runtime: Runtime, deadline: number): Promise<void> {
+  const { logger, deps } = runtime;
+  const { chain, step } = event.s3ChecksumIndexContinuation;
+  const started = Date.now();
+  if (!runtime.continuations) throw new RecordsFailedError([{ key: `chain ${chain}`, error: new ContinuationError("a continuation arrived, but this function has no continuation alias configured") }]);
+  // The claim lasts until this invocation has surely ended (its deadline plus the reserve).
+  const start = await runtime.continuations.start(event, requestId, deadline + DEADLINE_RESERVE_MS, started);
+  if (start.kind === "stop") {
+    logger.log("info", "continuation not needed", { chain, step, outcome: start.outcome, reason: start.reason });
+    return;
+  }
+  const change: ObjectChange = start.doc.change;
+  const base = { bucket: change.bucket, key: change.key, versionId: change.versionId, eventName: change.eventName, sequencer: change.sequencer, chain, step };
+  try {
+    if (!Number.isFinite(deadline)) throw new ContinuationError("a continuation needs the invocation's deadline");
+    const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps, continuationHooks(runtime, requestId, deadline, start.doc));
+    if (result.outcome !== "continued") await runtime.continuations.finish(change, start.doc.readAttempt, requestId, step);
+    const record = result.record;
+    const fields = {
+      ...base,
+      outcome: result.outcome,
+      size: record?.state === "present" ? record.size : undefined,
+      sha256: record?.state === "present" ? record.sha256 : undefined,
+      s3Checksum: record?.state === "present" ? record.s3Checksum.verification : undefined,
+      reason: result.reason,
+      durationMs: Date.now() - started,
+    };
+    logger.log(UNINDEXED_OUTCOMES.has(result.outcome) ? "warn" : "info", "continuation processed", fields);
+  } catch (error) {
+    await start.release().catch(() => undefined);
+    logger.log("error", "continuation failed", { ...base, outcome: "failed", error: (error as Error).message, errorName: (error as Error).name, durationMs: Date.now() - started });
+    throw new RecordsFailedError([{ key: change.key, error: error as Error }]);
+  }
 }
 
 /** An S3 Batch Operations invocation: every task backfilled by the same indexer, each answered. */

@@ -7,10 +7,16 @@
  * SHA-256, SHA-1 and MD5 from node:crypto (native, with CPU extensions) and CRC32 from node:zlib;
  * CRC32C and CRC64NVME from hash-wasm (WebAssembly, inlined in the bundle), several times faster than
  * the AWS SDK's JavaScript ones and equal to them (test/lambda/hashing.test.ts).
+ *
+ * Two engines. "native" (above) is the fastest but node:crypto cannot export a running hash. "resumable"
+ * computes the same values with hash-wasm (SHA-256, SHA-1, MD5, CRC32C, CRC64NVME) and zlib (CRC32, whose
+ * state is its value), and can `save()` the whole digest (byte count, SHA-256, the verifying algorithm and
+ * its per-part progress) as JSON, to be `load`ed by another invocation (a continuation, see continuation.ts).
+ * It is slower (`npm run bench`), so it is used only for reads that may not finish in one invocation.
  */
 import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
-import { createCRC32, createCRC64 } from "hash-wasm";
+import { createCRC32, createCRC64, createMD5, createSHA1, createSHA256 } from "hash-wasm";
 import type { ComputedChecksums, ComputedDigest, DigestAlgorithm, DigestPlan } from "./checksums";
 
 export interface StreamDigest extends ComputedChecksums {
@@ -30,7 +36,13 @@ const CRC64NVME_POLYNOMIAL = "9a6c9329ac4bc9b5";
 export interface Hasher {
   update(data: Uint8Array): void;
   digest(): Uint8Array;
+  /** The running state, base64 (resumable hashers only). */
+  save?(): string;
+  /** Resumes a state from `save()`. */
+  load?(state: string): void;
 }
+
+export type DigestEngine = "native" | "resumable";
 
 function nodeHasher(name: "sha256" | "sha1" | "md5"): Hasher {
   let hash = createHash(name);
@@ -48,6 +60,8 @@ function zlibCrc32(): Hasher {
   let crc = 0;
   return {
     update: (data) => void (crc = crc32!(data, crc)),
+    save: () => String(crc >>> 0),
+    load: (state) => void (crc = Number(state)),
     digest() {
       const out = Buffer.alloc(4);
       out.writeUInt32BE(crc >>> 0);
@@ -57,10 +71,20 @@ function zlibCrc32(): Hasher {
   };
 }
 
-function wasmHasher(hasher: { init(): unknown; update(data: Uint8Array): unknown; digest(format: "binary"): Uint8Array }): Hasher {
+interface WasmHasher {
+  init(): unknown;
+  update(data: Uint8Array): unknown;
+  digest(format: "binary"): Uint8Array;
+  save(): Uint8Array;
+  load(state: Uint8Array): unknown;
+}
+
+function wasmHasher(hasher: WasmHasher): Hasher {
   hasher.init();
   return {
     update: (data) => void hasher.update(data),
+    save: () => Buffer.from(hasher.save()).toString("base64"),
+    load: (state) => void hasher.load(Buffer.from(state, "base64")),
     digest() {
       const out = Buffer.from(hasher.digest("binary"));
       hasher.init();
@@ -69,8 +93,20 @@ function wasmHasher(hasher: { init(): unknown; update(data: Uint8Array): unknown
   };
 }
 
-/** A new hasher of `algorithm`. */
-export async function createHasher(algorithm: DigestAlgorithm): Promise<Hasher> {
+/** A new hasher of `algorithm`; "resumable" ones can save and load their state. */
+export async function createHasher(algorithm: DigestAlgorithm, engine: DigestEngine = "native"): Promise<Hasher> {
+  if (engine === "resumable") {
+    switch (algorithm) {
+      case "SHA256":
+        return wasmHasher(await createSHA256());
+      case "SHA1":
+        return wasmHasher(await createSHA1());
+      case "MD5":
+        return wasmHasher(await createMD5());
+      default:
+        break;
+    }
+  }
   switch (algorithm) {
     case "SHA256":
       return nodeHasher("sha256");
@@ -114,6 +150,17 @@ class PartwiseHasher {
     }
   }
 
+  save(): PartwiseState {
+    return { index: this.index, left: Number.isFinite(this.left) ? this.left : null, started: this.started, digests: this.digests.map(base64) };
+  }
+
+  load(state: PartwiseState): void {
+    this.digests.splice(0, this.digests.length, ...state.digests.map((d) => Buffer.from(d, "base64")));
+    this.index = state.index;
+    this.left = state.left ?? Infinity;
+    this.started = state.started;
+  }
+
   /** The parts' digests; bytes past the last announced part count as one more part (which cannot match). */
   finish(): Uint8Array[] {
     if (this.started) this.digests.push(this.hasher.digest());
@@ -130,28 +177,100 @@ class PartwiseHasher {
   }
 }
 
+/** Progress of a per-part digest: the part being hashed, its bytes left, and the finished parts' digests (base64). */
+export interface PartwiseState {
+  readonly index: number;
+  /** Bytes left in the current part; null past the last announced part. */
+  readonly left: number | null;
+  readonly started: boolean;
+  readonly digests: readonly string[];
+}
+
+/** A resumable digest's whole state, JSON: what a continuation saves and the next invocation loads. */
+export interface DigestState {
+  readonly bytes: number;
+  /** hash-wasm's SHA-256 state, base64. */
+  readonly sha256: string;
+  /** The verifying algorithm's state (base64, or CRC32's value) and, for plans with parts, its progress. */
+  readonly verifying?: { readonly hasher: string; readonly parts?: PartwiseState };
+}
+
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
-export async function digestStream(stream: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, plan?: DigestPlan): Promise<StreamDigest> {
-  const sha = createHash("sha256");
-  const whole = plan && plan.partSizes === undefined ? await createHasher(plan.algorithm) : undefined;
-  const partwise = plan?.partSizes ? new PartwiseHasher(await createHasher(plan.algorithm), plan.partSizes) : undefined;
-  let bytes = 0;
-  for await (const chunk of stream) {
+/** The one-pass digest: SHA-256, the byte count and what the plan asks for. */
+export class Digest {
+  bytes = 0;
+
+  private constructor(
+    private readonly engine: DigestEngine,
+    private readonly plan: DigestPlan | undefined,
+    private readonly sha: Hasher,
+    private readonly whole: Hasher | undefined,
+    private readonly partwise: PartwiseHasher | undefined,
+    private readonly verifier: Hasher | undefined,
+  ) {}
+
+  /** A new digest, or (resumable engine only) one that continues a saved state. */
+  static async create(plan: DigestPlan | undefined, engine: DigestEngine = "native", state?: DigestState): Promise<Digest> {
+    if (state !== undefined && engine !== "resumable") throw new RangeError("only a resumable digest can continue a saved state");
+    const sha = await createHasher("SHA256", engine);
+    const verifier = plan ? await createHasher(plan.algorithm, engine) : undefined;
+    const partwise = plan?.partSizes ? new PartwiseHasher(verifier!, plan.partSizes) : undefined;
+    const digest = new Digest(engine, plan, sha, plan && !plan.partSizes ? verifier : undefined, partwise, verifier);
+    if (state) {
+      digest.bytes = state.bytes;
+      sha.load!(state.sha256);
+      if (verifier) {
+        if (!state.verifying) throw new RangeError("the saved digest has no state of the verifying algorithm");
+        verifier.load!(state.verifying.hasher);
+        if (partwise) {
+          if (!state.verifying.parts) throw new RangeError("the saved digest has no per-part progress");
+          partwise.load(state.verifying.parts);
+        }
+      }
+    }
+    return digest;
+  }
+
+  update(chunk: Uint8Array | string): void {
     const data = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    sha.update(data);
-    whole?.update(data);
-    partwise?.update(data);
-    bytes += data.length;
+    this.sha.update(data);
+    this.whole?.update(data);
+    this.partwise?.update(data);
+    this.bytes += data.length;
   }
-  let verifying: ComputedDigest | undefined;
-  if (plan && whole) verifying = { algorithm: plan.algorithm, value: base64(whole.digest()) };
-  if (plan && partwise) {
-    const parts = partwise.finish();
-    // A composite checksum (and a multipart ETag) is the algorithm over the parts' binary digests, concatenated.
-    const ofParts = await createHasher(plan.algorithm);
-    for (const part of parts) ofParts.update(part);
-    verifying = { algorithm: plan.algorithm, parts: parts.map(base64), ofParts: base64(ofParts.digest()) };
+
+  /** The state to continue from (resumable engine only). */
+  save(): DigestState {
+    if (this.engine !== "resumable") throw new RangeError("a native digest (node:crypto) cannot save its state");
+    return {
+      bytes: this.bytes,
+      sha256: this.sha.save!(),
+      ...(this.verifier ? { verifying: { hasher: this.verifier.save!(), ...(this.partwise ? { parts: this.partwise.save() } : {}) } } : {}),
+    };
   }
-  return { sha256Hex: sha.digest("hex"), bytes, ...(verifying ? { verifying } : {}) };
+
+  async finish(): Promise<StreamDigest> {
+    const plan = this.plan;
+    let verifying: ComputedDigest | undefined;
+    if (plan && this.whole) verifying = { algorithm: plan.algorithm, value: base64(this.whole.digest()) };
+    if (plan && this.partwise) {
+      const parts = this.partwise.finish();
+      // A composite checksum (and a multipart ETag) is the algorithm over the parts' binary digests, concatenated.
+      const ofParts = await createHasher(plan.algorithm);
+      for (const part of parts) ofParts.update(part);
+      verifying = { algorithm: plan.algorithm, parts: parts.map(base64), ofParts: base64(ofParts.digest()) };
+    }
+    return { sha256Hex: Buffer.from(this.sha.digest()).toString("hex"), bytes: this.bytes, ...(verifying ? { verifying } : {}) };
+  }
+}
+
+export async function digestStream(
+  stream: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  plan?: DigestPlan,
+  engine: DigestEngine = "native",
+): Promise<StreamDigest> {
+  const digest = await Digest.create(plan, engine);
+  for await (const chunk of stream) digest.update(chunk);
+  return digest.finish();
 }

@@ -8,6 +8,7 @@ import { BACKFILL_EVENT_NAME } from "./backfill";
 import { compareS3Checksum, type S3ChecksumCheck } from "./checksums";
 import { readRecord, reconcileUnversioned, type Repairs } from "./content";
 import { decide, deletesVersion, removalPlan, verificationStep, type Decision } from "./decide";
+import type { Continuations, StepDocument } from "./continuation";
 import { ChecksumMismatchError, ConflictError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import type { ObjectChange } from "./event";
 import type { IndexKeys } from "./index-keys";
@@ -20,7 +21,7 @@ import {
   type PresentRecord,
   type RecordContext,
 } from "./index-record";
-import type { DocumentStore, ObjectRead, ObjectReader, ObjectReadRequest } from "./ports";
+import { isSuspended, type DocumentStore, type ObjectRead, type ObjectReader, type ObjectReadRequest, type ReadCheckpoint } from "./ports";
 
 export type Outcome =
   /** The object was read and its record is now the key's current state. */
@@ -40,7 +41,9 @@ export type Outcome =
   /** A removal in a versioned bucket made an older version current again; the index now holds it. */
   | "restored"
   /** A backfilled version that S3 does not serve as current: its version record only; the key's current state is unchanged. */
-  | "version-indexed";
+  | "version-indexed"
+  /** The object is being read over several invocations: a continuation goes on (continuation.ts). */
+  | "continued";
 
 /** Outcomes that leave the event's object unindexed (logged at WARN and counted). */
 export const UNINDEXED_OUTCOMES: ReadonlySet<Outcome> = new Set<Outcome>(["skipped-gone", "skipped-replaced"]);
@@ -68,25 +71,53 @@ export interface IndexerDeps {
 const defaultBackoff = (attempt: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, attempt * (20 + Math.floor(Math.random() * 80))));
 
-export async function indexChange(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps): Promise<ChangeResult> {
+/**
+ * How a create's read may span invocations: it stops by `stopAt` with a checkpoint, saved as a step of a
+ * continuation chain; `from` is the step being continued.
+ */
+export interface ContinuationHooks {
+  /** Ms since the epoch by which the read must stop. */
+  readonly stopAt: number;
+  /** This invocation's id (the Lambda request id), recorded with what it writes and claims. */
+  readonly attemptId: string;
+  readonly continuations: Continuations;
+  /** Objects no larger than this are read with one GET, which never stops early: no chain is looked for. */
+  readonly partSize: number;
+  /** The saved step this invocation continues. */
+  readonly from?: StepDocument;
+}
+
+export async function indexChange(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, hooks?: ContinuationHooks): Promise<ChangeResult> {
   const repairs: Repairs = [];
-  const result = change.kind === "created" ? await indexCreate(change, ctx, deps, repairs) : await indexRemoval(change, ctx, deps, repairs);
+  const result = change.kind === "created" ? await indexCreate(change, ctx, deps, repairs, hooks) : await indexRemoval(change, ctx, deps, repairs);
   return repairs.length > 0 ? { ...result, repairs } : result;
 }
 
 /**
  * Reads an object and verifies it against S3's stored checksum. A read that breaks (IntegrityError) or
  * whose bytes disagree with the stored checksum is read again, with backoff, up to maxReadAttempts; a
- * mismatch that persists throws ChecksumMismatchError, so that nothing is recorded for the key.
+ * mismatch that persists throws ChecksumMismatchError, so that nothing is recorded for the key. With
+ * continuation hooks, the read may stop by the deadline: its checkpoint is returned with the number of the
+ * full read it belongs to (a mismatch starts a new full read, and so a new chain).
  */
-async function readVerified(request: ObjectReadRequest, deps: IndexerDeps): Promise<{ read: ObjectRead; check: S3ChecksumCheck }> {
+async function readVerified(
+  request: ObjectReadRequest,
+  deps: IndexerDeps,
+  hooks?: ContinuationHooks,
+): Promise<{ read: ObjectRead; check: S3ChecksumCheck } | { suspended: ReadCheckpoint; readAttempt: number }> {
   const attempts = deps.maxReadAttempts ?? 3;
   const backoff = deps.backoff ?? defaultBackoff;
-  for (let attempt = 1; ; attempt++) {
+  let readAttempt = hooks?.from?.readAttempt ?? 1;
+  let resume = hooks?.from?.checkpoint;
+  const timed = hooks !== undefined && deps.reader.readUntil !== undefined;
+  for (let attempt = readAttempt; ; attempt++) {
     let read: ObjectRead;
     try {
-      read = await deps.reader.read(request);
+      const result = timed ? await deps.reader.readUntil!({ ...request, stopAt: hooks.stopAt, resume }) : await deps.reader.read(request);
+      if (isSuspended(result)) return { suspended: result.checkpoint, readAttempt };
+      read = result;
     } catch (error) {
+      // A broken read starts again from the same checkpoint: what was saved stays valid.
       if (error instanceof IntegrityError && attempt < attempts) {
         await backoff(attempt);
         continue;
@@ -108,11 +139,19 @@ async function readVerified(request: ObjectReadRequest, deps: IndexerDeps): Prom
         attempts,
       });
     }
+    // A mismatch reads every byte again.
+    readAttempt++;
+    resume = undefined;
     await backoff(attempt);
   }
 }
 
-async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<ChangeResult> {
+async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs, hooks?: ContinuationHooks): Promise<ChangeResult> {
+  if (hooks && !hooks.from && (change.size === undefined || change.size > hooks.partSize)) {
+    // A retried or duplicated S3 event whose first delivery started a chain: that chain goes on.
+    const started = await hooks.continuations.existing(change);
+    if (started) return started;
+  }
   let verified;
   try {
     verified = await readVerified(
@@ -125,6 +164,7 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
         expectedSize: change.size,
       },
       deps,
+      hooks,
     );
   } catch (error) {
     if (error instanceof ObjectGoneError) return { outcome: "skipped-gone", reason: error.message };
@@ -138,6 +178,11 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
       }
     }
     throw error;
+  }
+  if ("suspended" in verified) {
+    const step = hooks!.from && hooks!.from.readAttempt === verified.readAttempt ? hooks!.from.step + 1 : 1;
+    const reason = await hooks!.continuations.suspend(change, verified.readAttempt, step, verified.suspended, hooks!.attemptId);
+    return { outcome: "continued", reason };
   }
   const record = presentRecord(change, verified.read, verified.check, ctx);
   if (record.versionId !== null) {
@@ -194,6 +239,8 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
         if (error instanceof ObjectGoneError || error instanceof ObjectReplacedError) continue;
         throw error;
       }
+      // Without continuation hooks a read never stops early.
+      if ("suspended" in verified) throw new IntegrityError(`the read of s3://${change.bucket}/${change.key} stopped early without a deadline`);
       record = presentRecord({ ...change, versionId: served.versionId }, verified.read, verified.check, ctx);
       if (record.versionId !== null && (await writeVersion(record, deps, repairs)) === "deleted") continue;
     }

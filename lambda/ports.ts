@@ -3,6 +3,7 @@
  * `s3-store.ts` implements them with S3; the tests add in-memory versions with the same semantics.
  */
 import type { ComputedChecksums, S3StoredChecksum } from "./checksums";
+import type { DigestState } from "./hashing";
 
 export interface ObjectReadRequest {
   readonly bucket: string;
@@ -13,6 +14,41 @@ export interface ObjectReadRequest {
   readonly ifMatch?: string;
   /** The size the event announced, checked against what is read. */
   readonly expectedSize?: number;
+  /**
+   * Ms since the epoch by which the read must stop if it has not finished: it then returns a checkpoint
+   * (SuspendedRead) instead of a result. Unset: the read runs to the end.
+   */
+  readonly stopAt?: number;
+  /** Continue a suspended read from its checkpoint (the pinned version/ETag and S3's stored checksum in it). */
+  readonly resume?: ReadCheckpoint;
+}
+
+/** Where a read stopped: enough to continue it in another invocation, JSON-serializable. */
+export interface ReadCheckpoint {
+  /** Bytes already hashed (a part boundary). */
+  readonly offset: number;
+  /** Bytes of the whole object. */
+  readonly size: number;
+  /** The ETag every later part must have, without quotes. */
+  readonly eTag: string;
+  /** The version read, when known: later parts ask for it. */
+  readonly versionId?: string;
+  readonly contentType?: string;
+  /** ISO 8601. */
+  readonly lastModified?: string;
+  /** What S3 stored, as the first response (and GetObjectAttributes) reported it. */
+  readonly stored: S3StoredChecksum;
+  /** The saved digest; absent when the read must start over at byte 0 with the resumable digest. */
+  readonly digest?: DigestState;
+}
+
+/** A read that stopped before the end, to be continued from `checkpoint`. */
+export interface SuspendedRead {
+  readonly checkpoint: ReadCheckpoint;
+}
+
+export function isSuspended(read: ObjectRead | SuspendedRead): read is SuspendedRead {
+  return "checkpoint" in read;
 }
 
 /** What reading an object produced: the checksums computed and what S3 stored. The indexer compares them. */
@@ -44,9 +80,13 @@ export interface ObjectReader {
 
   /**
    * Streams the object once through the digests. Throws ObjectGoneError, ObjectReplacedError,
-   * ObjectForbiddenError or IntegrityError (errors.ts), and any other error as it is.
+   * ObjectForbiddenError or IntegrityError (errors.ts), and any other error as it is. Runs to the end
+   * (`stopAt` is ignored).
    */
   read(request: ObjectReadRequest): Promise<ObjectRead>;
+
+  /** As `read`, but stops by `request.stopAt` with a checkpoint when it cannot finish (readers that can). */
+  readUntil?(request: ObjectReadRequest): Promise<ObjectRead | SuspendedRead>;
 }
 
 export interface StoredDocument<T> {

@@ -4,7 +4,9 @@
  * object as a single stream. While the consumer hashes part n, parts n+1 … n+concurrency-1 download.
  *
  * Memory is bounded: a part is held until the consumer has taken all of it, so at most `concurrency`
- * parts (`concurrency × partSize` bytes) are held at once. Pure orchestration: the I/O is the `RangeSource`.
+ * parts are held at once, plus the next one requested during the last quarter of the part being consumed
+ * (`lookaheadStarts`): under (concurrency + 1/4) × partSize bytes. Pure orchestration: the I/O is the
+ * `RangeSource`.
  */
 import { IntegrityError } from "./errors";
 
@@ -35,52 +37,141 @@ export function partRanges(size: number, partSize: number, offset = 0): Array<[n
   return ranges;
 }
 
-/** A part's bytes as they were received, and how many. */
-interface HeldPart {
-  readonly chunks: Uint8Array[];
-  readonly bytes: number;
+/**
+ * Parts requested early, beyond `concurrency`, while the part being consumed has `unconsumed` bytes left:
+ * one once at most a quarter of a part is left, else none. Each request's first byte takes a round trip
+ * (tens of ms in S3, more on a busy server); without this, every connection would idle for that long
+ * between its parts. The bytes held stay below (concurrency + 1/4) × partSize. Pure.
+ */
+export function lookaheadStarts(unconsumed: number, partSize: number): number {
+  return unconsumed <= partSize / 4 ? 1 : 0;
+}
+
+/** A part being received: its chunks not yet handed on, how many bytes came, and how it ended. */
+interface PartBuffer {
+  readonly chunks: Array<Uint8Array | undefined>;
+  /** Index of the next chunk to hand on. */
+  next: number;
+  bytes: number;
+  done: boolean;
 }
 
 /**
  * Yields the object's bytes from `offset` to the end, in order, reading up to `concurrency` parts at once.
- * The first error (of any part) ends the iteration, after every request in flight was aborted.
+ * The part being consumed is handed on as its chunks arrive (hashing overlaps its download); later parts
+ * are held until their turn. The first error (of any part) ends the iteration, after every request in
+ * flight was aborted.
  */
 export async function* readInParts(source: RangeSource, options: PartOptions): AsyncGenerator<Uint8Array> {
   const ranges = partRanges(options.size, options.partSize, options.offset ?? 0);
   const concurrency = Math.max(1, Math.floor(options.concurrency));
-  const abort = new AbortController();
-  const pending = new Map<number, Promise<HeldPart>>();
+  // One controller per part, so that listeners do not pile up on one signal over thousands of parts.
+  const inFlight = new Set<AbortController>();
+  const pending = new Map<number, PartBuffer>();
   let next = 0;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
 
   const start = (index: number) => {
     const [from, to] = ranges[index];
-    const part = (async (): Promise<HeldPart> => {
-      const chunks: Uint8Array[] = [];
-      let bytes = 0;
-      for await (const chunk of await source.fetch(from, to, abort.signal)) {
-        chunks.push(chunk);
-        bytes += chunk.length;
-        if (bytes > to - from + 1) break;
-      }
-      if (bytes !== to - from + 1) throw new IntegrityError(`bytes ${from}-${to}: received ${bytes} bytes, expected ${to - from + 1}`);
-      return { chunks, bytes };
-    })();
-    // A part that fails while an earlier one is being consumed must not be an unhandled rejection.
-    part.catch(() => {});
+    const part: PartBuffer = { chunks: [], next: 0, bytes: 0, done: false };
     pending.set(index, part);
+    const controller = new AbortController();
+    inFlight.add(controller);
+    void (async () => {
+      try {
+        for await (const chunk of await source.fetch(from, to, controller.signal)) {
+          part.chunks.push(chunk);
+          part.bytes += chunk.length;
+          notify();
+          if (part.bytes > to - from + 1) break;
+        }
+        if (part.bytes !== to - from + 1) throw new IntegrityError(`bytes ${from}-${to}: received ${part.bytes} bytes, expected ${to - from + 1}`);
+        part.done = true;
+      } catch (error) {
+        failure ??= { error };
+      }
+      inFlight.delete(controller);
+      notify();
+    })();
   };
 
   try {
     while (next < ranges.length && pending.size < concurrency) start(next++);
     for (let index = 0; index < ranges.length; index++) {
-      const part = await pending.get(index)!;
-      for (const chunk of part.chunks) yield chunk;
+      const part = pending.get(index)!;
+      const length = ranges[index][1] - ranges[index][0] + 1;
+      let consumed = 0;
+      for (;;) {
+        if (failure) throw failure.error;
+        if (part.next < part.chunks.length) {
+          const chunk = part.chunks[part.next]!;
+          // Handed on: the part no longer holds it.
+          part.chunks[part.next++] = undefined;
+          consumed += chunk.length;
+          // The last quarter of the part being consumed: request the next part now, so that its response's
+          // latency overlaps these bytes instead of leaving a connection idle (see lookaheadStarts).
+          while (next < ranges.length && next < index + concurrency + lookaheadStarts(length - consumed, options.partSize)) start(next++);
+          yield chunk;
+          continue;
+        }
+        if (part.done) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
       // The slot is free once the part was consumed: at most `concurrency` parts are ever held, while the
       // parts after this one went on downloading during its hashing.
       pending.delete(index);
-      if (next < ranges.length) start(next++);
+      while (next < ranges.length && next < index + 1 + concurrency) start(next++);
     }
   } finally {
-    abort.abort();
+    for (const controller of inFlight) controller.abort();
   }
+}
+
+/**
+ * What is wrong with a part's response, or undefined: its Content-Range must be exactly the bytes asked for
+ * out of an object of `size` bytes, and its Content-Length their count. Pure.
+ */
+export function contentRangeProblem(contentRange: string | undefined, contentLength: number | undefined, start: number, end: number, size: number): string | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? "");
+  if (!m) return `the response to Range bytes=${start}-${end} has Content-Range ${JSON.stringify(contentRange ?? null)}`;
+  if (Number(m[1]) !== start || Number(m[2]) !== end) return `asked for bytes ${start}-${end}, got ${m[1]}-${m[2]}`;
+  if (m[3] !== String(size)) return `the object has ${m[3]} bytes in Content-Range, ${size} expected`;
+  if (contentLength !== undefined && contentLength !== end - start + 1) return `bytes ${start}-${end}: Content-Length ${contentLength}`;
+  return undefined;
+}
+
+/** The total size in a Content-Range header ("bytes 0-99/1234" → 1234), or undefined. Pure. */
+export function contentRangeTotal(contentRange: string | undefined): number | undefined {
+  const m = /^bytes \d+-\d+\/(\d+)$/.exec(contentRange ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A rate the reader assumes it sustains at least, bytes/s: below what one S3 connection delivers (about
+ * 85–90 MB/s) and what the resumable digest hashes. A read whose remaining bytes would take longer than the
+ * time left at this rate uses the resumable digest from its start; otherwise the faster native one.
+ */
+export const ASSUMED_READ_RATE = 48 * 1024 * 1024;
+
+/**
+ * Which digest a read uses: "native" (node:crypto, fastest, cannot be saved) when the bytes left finish
+ * before `stopAt` at ASSUMED_READ_RATE, else "resumable". Without a deadline, always "native". Pure.
+ */
+export function digestEngineFor(bytesLeft: number, now: number, stopAt: number | undefined, rate = ASSUMED_READ_RATE): "native" | "resumable" {
+  if (stopAt === undefined || !Number.isFinite(stopAt)) return "native";
+  return (bytesLeft / rate) * 1000 <= stopAt - now ? "native" : "resumable";
+}
+
+/**
+ * Whether to stop at this part boundary: when two more parts at the pace of the last one would end past
+ * `stopAt` (the deadline already keeps a reserve to save the checkpoint). Pure.
+ */
+export function shouldSuspend(now: number, stopAt: number, lastPartMs: number): boolean {
+  return now + 2 * Math.max(lastPartMs, 0) >= stopAt;
 }

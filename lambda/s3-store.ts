@@ -8,23 +8,29 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
+  type HeadObjectCommandOutput,
   S3Client,
   S3ServiceException,
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { digestPlanFor, needsObjectParts, type S3StoredChecksum, type S3StoredPart } from "./checksums";
+import { DEFAULT_READ } from "./contract";
 import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
-import { digestStream } from "./hashing";
+import { Digest, digestStream, type StreamDigest } from "./hashing";
+import { contentRangeProblem, contentRangeTotal, digestEngineFor, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
 import { InvocationRetryStrategy } from "./retry";
 import type {
   DocumentStore,
   ObjectRead,
   ObjectReadRequest,
   ObjectReader,
+  ReadCheckpoint,
   ServedObject,
   StoredDocument,
+  SuspendedRead,
 } from "./ports";
+import { isSuspended } from "./ports";
 
 /** Timeouts of every S3 call, ms. */
 export const S3_TIMEOUTS = {
@@ -107,8 +113,8 @@ const unquote = (etag: string | undefined) => (etag ?? "").replace(/^"|"$/g, "")
  * throwing. The SDK validates only when the *input* says ChecksumMode ENABLED, so the header is added
  * to the request at the build step instead; the response's checksum headers are parsed as usual.
  */
-function withStoredChecksum(command: GetObjectCommand): GetObjectCommand {
-  command.middlewareStack.add(
+function withStoredChecksum<C extends GetObjectCommand | HeadObjectCommand>(command: C): C {
+  (command.middlewareStack as GetObjectCommand["middlewareStack"]).add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string> };
       if (request.headers) request.headers["x-amz-checksum-mode"] = "ENABLED";
@@ -142,8 +148,8 @@ function checksumFields(c: ChecksumMembers): Partial<S3StoredChecksum> & { value
   return Object.fromEntries(Object.entries({ ...fields, value }).filter(([, v]) => v !== undefined));
 }
 
-/** What the GET's response headers say S3 stored for the object. */
-function storedChecksumOf(object: GetObjectCommandOutput): S3StoredChecksum {
+/** What a GET's (or HEAD's) response headers say S3 stored for the object. */
+function storedChecksumOf(object: GetObjectCommandOutput | HeadObjectCommandOutput): S3StoredChecksum {
   const { value: _value, ...checksum } = checksumFields(object);
   return {
     ...checksum,
@@ -154,10 +160,21 @@ function storedChecksumOf(object: GetObjectCommandOutput): S3StoredChecksum {
   };
 }
 
+/** How objects are read: one GET up to `partSize` bytes, parallel Range GETs of `partSize` above. */
+export interface ReadSettings {
+  /** Bytes per Range GET. */
+  readonly partSize: number;
+  /** Range GETs in flight at most. */
+  readonly concurrency: number;
+}
+
+export const DEFAULT_READ_SETTINGS: ReadSettings = { partSize: DEFAULT_READ.partSizeMiB * 1024 * 1024, concurrency: DEFAULT_READ.concurrency };
+
 export class S3ObjectReader implements ObjectReader {
   constructor(
     private readonly s3: S3Client,
     private readonly idleMs: number = S3_TIMEOUTS.idle,
+    private readonly settings: ReadSettings = DEFAULT_READ_SETTINGS,
   ) {}
 
   async served(bucket: string, key: string): Promise<ServedObject> {
@@ -177,12 +194,23 @@ export class S3ObjectReader implements ObjectReader {
   }
 
   async read(request: ObjectReadRequest): Promise<ObjectRead> {
+    const { stopAt: _stopAt, ...untimed } = request;
+    const read = await this.readUntil(untimed);
+    if (isSuspended(read)) throw new IntegrityError(`reading s3://${request.bucket}/${request.key} stopped without a deadline`);
+    return read;
+  }
+
+  async readUntil(request: ObjectReadRequest): Promise<ObjectRead | SuspendedRead> {
     const where = `s3://${request.bucket}/${request.key}${request.versionId ? ` (version ${request.versionId})` : ""}`;
+    if (request.resume) return this.continueRead(request, request.resume, where);
+    // An object larger than one part (by the event's size) is read in parts: the first GET asks for part 1.
+    const ranged = request.expectedSize !== undefined && request.expectedSize > this.settings.partSize;
     const target = {
       Bucket: request.bucket,
       Key: request.key,
       VersionId: request.versionId,
       IfMatch: request.ifMatch === undefined ? undefined : quoteETag(request.ifMatch),
+      Range: ranged ? `bytes=0-${this.settings.partSize - 1}` : undefined,
     };
     // The body first: its errors say which of key, version or bucket is missing (a HEAD's 404 cannot). Its
     // response headers also carry S3's stored checksum (see withStoredChecksum), of exactly these bytes.
@@ -193,45 +221,188 @@ export class S3ObjectReader implements ObjectReader {
       throw this.translate(error, where);
     }
     const body = object.Body as Readable;
-    const contentLength = object.ContentLength;
     const eTag = unquote(object.ETag);
-    const versionId = object.VersionId;
+    const versionId = object.VersionId && object.VersionId !== "null" ? object.VersionId : undefined;
     if (request.ifMatch !== undefined && eTag !== request.ifMatch) {
       // Some S3-compatible servers ignore If-Match; compare anyway.
       body.destroy();
       throw new ObjectReplacedError(`${where} has ETag ${eTag}, the event announced ${request.ifMatch}`);
     }
-    let stored = storedChecksumOf(object);
-    if (needsObjectParts(stored)) {
-      // A composite checksum or a multipart ETag is checked part by part: the part sizes must be known
-      // before the body is read (it waits, unread, meanwhile).
-      try {
-        stored = await this.withParts(stored, request, versionId, where);
-      } catch (error) {
-        body.destroy();
-        throw error;
-      }
-    }
-    let digest;
+    // 206 with the object's size: read in parts. A server that ignored Range answered with the whole object.
+    const total = object.ContentRange !== undefined ? contentRangeTotal(object.ContentRange) : undefined;
+    let stored: S3StoredChecksum;
     try {
-      digest = await digestStream(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored));
+      stored = storedChecksumOf(object);
+      if (total !== undefined) {
+        // S3 returns stored checksums for whole-object GETs only: a HEAD of the same version/ETag tells them.
+        stored = { ...stored, size: total };
+        if (checksumFields(object).value === undefined) stored = await this.storedByHead(request, versionId, eTag, total, where);
+      }
+      if (needsObjectParts(stored)) {
+        // A composite checksum or a multipart ETag is checked part by part: the part sizes must be known
+        // before the body is read (it waits, unread, meanwhile).
+        stored = await this.withParts(stored, request, versionId, where);
+      }
     } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    const size = total ?? object.ContentLength;
+    const checkpoint: ReadCheckpoint = {
+      offset: 0,
+      size: size ?? 0,
+      eTag,
+      ...(request.versionId ?? versionId ? { versionId: request.versionId ?? versionId } : {}),
+      ...(object.ContentType !== undefined ? { contentType: object.ContentType } : {}),
+      ...(object.LastModified !== undefined ? { lastModified: object.LastModified.toISOString() } : {}),
+      stored,
+    };
+    if (total === undefined) {
+      // One GET: the whole object in one stream.
+      let digest;
+      try {
+        digest = await digestStream(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored));
+      } catch (error) {
+        throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
+      }
+      if (object.ContentLength !== undefined && digest.bytes !== object.ContentLength) {
+        throw new IntegrityError(`${where}: read ${digest.bytes} bytes, S3 announced Content-Length ${object.ContentLength}`);
+      }
+      return this.result(request, checkpoint, digest, where);
+    }
+    const first = contentRangeProblem(object.ContentRange, object.ContentLength, 0, Math.min(this.settings.partSize, total) - 1, total);
+    if (first !== undefined) {
+      body.destroy();
+      throw new IntegrityError(`${where}: ${first}`);
+    }
+    return this.readParts(request, checkpoint, where, body);
+  }
+
+  /** Continues a suspended read: every part from the checkpoint's offset, pinned as the first read was. */
+  private continueRead(request: ObjectReadRequest, checkpoint: ReadCheckpoint, where: string): Promise<ObjectRead | SuspendedRead> {
+    return this.readParts(request, checkpoint, where, undefined);
+  }
+
+  /**
+   * Reads the object from the checkpoint's offset as parallel Range GETs, in order, into one digest: the
+   * native one when it will finish before `stopAt`, else the resumable one, which stops at a part boundary
+   * when time runs short and returns its saved state.
+   */
+  private async readParts(request: ObjectReadRequest, checkpoint: ReadCheckpoint, where: string, firstBody: Readable | undefined): Promise<ObjectRead | SuspendedRead> {
+    const { partSize, concurrency } = this.settings;
+    const started = Date.now();
+    const engine = checkpoint.digest ? "resumable" : digestEngineFor(checkpoint.size - checkpoint.offset, started, request.stopAt);
+    const plan = digestPlanFor(checkpoint.stored);
+    let digest: Digest;
+    try {
+      digest = await Digest.create(plan, engine, checkpoint.digest);
+    } catch (error) {
+      firstBody?.destroy();
+      throw new IntegrityError(`${where}: the saved digest cannot be resumed: ${(error as Error).message}`, { cause: error });
+    }
+    const offset = checkpoint.digest?.bytes ?? 0;
+    if (offset !== checkpoint.offset) throw new IntegrityError(`${where}: the checkpoint is at byte ${checkpoint.offset}, its digest at ${offset}`);
+    const source = this.rangeSource(request, checkpoint, where, firstBody);
+    let lastBoundary = started;
+    let suspended: ReadCheckpoint | undefined;
+    try {
+      for await (const chunk of readInParts(source, { size: checkpoint.size, offset, partSize, concurrency })) {
+        digest.update(chunk);
+        if (request.stopAt === undefined || digest.bytes >= checkpoint.size || (digest.bytes - offset) % partSize !== 0) continue;
+        const now = Date.now();
+        if (shouldSuspend(now, request.stopAt, now - lastBoundary)) {
+          // A native digest cannot be saved: the next invocation starts over with the resumable one.
+          suspended = engine === "resumable" ? { ...checkpoint, offset: digest.bytes, digest: digest.save() } : { ...checkpoint, offset: 0, digest: undefined };
+          break;
+        }
+        lastBoundary = now;
+      }
+    } catch (error) {
+      if (error instanceof ObjectReplacedError || error instanceof ObjectGoneError || error instanceof ObjectForbiddenError || error instanceof IntegrityError) throw error;
       throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
+    } finally {
+      firstBody?.destroy();
     }
-    if (contentLength !== undefined && digest.bytes !== contentLength) {
-      throw new IntegrityError(`${where}: read ${digest.bytes} bytes, S3 announced Content-Length ${contentLength}`);
+    if (suspended) {
+      const { digest: saved, ...rest } = suspended;
+      return { checkpoint: saved === undefined ? rest : { ...rest, digest: saved } };
     }
+    return this.result(request, checkpoint, await digest.finish(), where);
+  }
+
+  /** The Range GETs of one object, pinned to its version (else its ETag), each checked before it is used. */
+  private rangeSource(request: ObjectReadRequest, checkpoint: ReadCheckpoint, where: string, firstBody: Readable | undefined): RangeSource {
+    let first = firstBody;
+    return {
+      fetch: async (start, end, signal) => {
+        if (start === 0 && first !== undefined) {
+          const body = first;
+          first = undefined;
+          signal.addEventListener("abort", () => body.destroy(), { once: true });
+          return withIdleTimeout(body, this.idleMs, where) as AsyncIterable<Uint8Array>;
+        }
+        let part: GetObjectCommandOutput;
+        try {
+          part = await this.s3.send(
+            new GetObjectCommand({
+              Bucket: request.bucket,
+              Key: request.key,
+              VersionId: checkpoint.versionId,
+              IfMatch: checkpoint.versionId === undefined ? quoteETag(checkpoint.eTag) : undefined,
+              Range: `bytes=${start}-${end}`,
+            }),
+            { abortSignal: signal },
+          );
+        } catch (error) {
+          throw this.translate(error, where);
+        }
+        const body = part.Body as Readable;
+        signal.addEventListener("abort", () => body.destroy(), { once: true });
+        const partETag = unquote(part.ETag);
+        if (partETag !== checkpoint.eTag) {
+          body.destroy();
+          throw new ObjectReplacedError(`${where}: bytes ${start}-${end} have ETag ${partETag}, the read started on ${checkpoint.eTag}`);
+        }
+        const problem = contentRangeProblem(part.ContentRange, part.ContentLength, start, end, checkpoint.size);
+        if (problem !== undefined) {
+          body.destroy();
+          throw new IntegrityError(`${where}: ${problem}`);
+        }
+        return withIdleTimeout(body, this.idleMs, where) as AsyncIterable<Uint8Array>;
+      },
+    };
+  }
+
+  /** HEAD of the version/ETag being read, for S3's stored checksum (a ranged GET does not carry it). */
+  private async storedByHead(request: ObjectReadRequest, versionId: string | undefined, eTag: string, size: number, where: string): Promise<S3StoredChecksum> {
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.s3.send(
+        withStoredChecksum(
+          new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: request.versionId ?? versionId, IfMatch: request.versionId ?? versionId ? undefined : quoteETag(eTag) }),
+        ),
+      );
+    } catch (error) {
+      throw this.translate(error, where);
+    }
+    if (unquote(head.ETag) !== eTag) throw new ObjectReplacedError(`${where} has ETag ${unquote(head.ETag)} in a HEAD, ${eTag} in the GET`);
+    return { ...storedChecksumOf(head), size };
+  }
+
+  /** The read's result, once every byte was hashed and the sizes agree. */
+  private result(request: ObjectReadRequest, read: ReadCheckpoint, digest: StreamDigest, where: string): ObjectRead {
+    if (digest.bytes !== read.size) throw new IntegrityError(`${where}: read ${digest.bytes} bytes, the object has ${read.size}`);
     if (request.expectedSize !== undefined && digest.bytes !== request.expectedSize) {
       throw new IntegrityError(`${where}: read ${digest.bytes} bytes, the event announced ${request.expectedSize}`);
     }
     return {
       computed: { sha256Hex: digest.sha256Hex, ...(digest.verifying ? { verifying: digest.verifying } : {}) },
       size: digest.bytes,
-      eTag,
-      versionId: request.versionId ?? (versionId && versionId !== "null" ? versionId : undefined),
-      contentType: object.ContentType,
-      lastModified: object.LastModified,
-      stored,
+      eTag: read.eTag,
+      versionId: read.versionId,
+      contentType: read.contentType,
+      lastModified: read.lastModified === undefined ? undefined : new Date(read.lastModified),
+      stored: read.stored,
     };
   }
 

@@ -22,15 +22,32 @@ export interface RoleReferences {
   readonly logGroupArn: string;
   /** The failure queue's ARN (a Terraform reference). */
   readonly queueArn: string;
+  /**
+   * The account id as a Terraform expression that does not depend on the function (taken from the role's
+   * ARN), so that the function's own alias ARN can be written without a cycle (the function depends on
+   * this policy).
+   */
+  readonly accountId: string;
 }
 
-/** The log group and queue ARNs: literal when the account is known, else the references given. */
-export function resolvedRoleArns(pipeline: Pipeline, refs: RoleReferences): RoleReferences {
+/** The resolved ARNs of the role's own resources. */
+export interface RoleArns {
+  readonly logGroupArn: string;
+  readonly queueArn: string;
+  /** The function's alias: the only function the role may invoke. */
+  readonly aliasArn: string;
+}
+
+/** The log group, queue and alias ARNs: literal when the account is known, else from the references given. */
+export function resolvedRoleArns(pipeline: Pipeline, refs: RoleReferences): RoleArns {
   const { partition, region, accountId } = pipeline;
-  if (accountId === undefined) return refs;
+  const fn = pipeline.function;
+  const aliasArn = `arn:${partition}:lambda:${region}:${accountId ?? refs.accountId}:function:${fn.name}:${fn.aliasName}`;
+  if (accountId === undefined) return { logGroupArn: refs.logGroupArn, queueArn: refs.queueArn, aliasArn };
   return {
-    logGroupArn: `arn:${partition}:logs:${region}:${accountId}:log-group:${pipeline.function.logGroupName}`,
-    queueArn: `arn:${partition}:sqs:${region}:${accountId}:${pipeline.function.queueName}`,
+    logGroupArn: `arn:${partition}:logs:${region}:${accountId}:log-group:${fn.logGroupName}`,
+    queueArn: `arn:${partition}:sqs:${region}:${accountId}:${fn.queueName}`,
+    aliasArn,
   };
 }
 
@@ -72,13 +89,21 @@ export function indexStatements(pipeline: Pipeline): PolicyStatement[] {
 }
 
 /** Write to the function's own log group only. */
-export function logStatements(arns: RoleReferences): PolicyStatement[] {
+export function logStatements(arns: RoleArns): PolicyStatement[] {
   return [{ sid: "WriteOwnLogs", effect: "Allow", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${arns.logGroupArn}:log-stream:*`] }];
 }
 
 /** Send failed asynchronous events to the function's own queue only. */
-export function failureQueueStatements(arns: RoleReferences): PolicyStatement[] {
+export function failureQueueStatements(arns: RoleArns): PolicyStatement[] {
   return [{ sid: "SendFailedEvents", effect: "Allow", actions: ["sqs:SendMessage"], resources: [arns.queueArn] }];
+}
+
+/**
+ * Invoke the function's own alias, and nothing else: a read that outlasts one invocation continues in the
+ * next one, which the function starts itself, asynchronously (lambda/continuation.ts, docs/function.md).
+ */
+export function continuationStatements(arns: RoleArns): PolicyStatement[] {
+  return [{ sid: "ContinueOwnReads", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: [arns.aliasArn] }];
 }
 
 /** X-Ray, when tracing is active: these actions have no resource-level permissions, "*" is the only resource. */
@@ -101,6 +126,7 @@ export function rolePolicyStatements(pipeline: Pipeline, refs: RoleReferences): 
     ...indexStatements(pipeline),
     ...logStatements(arns),
     ...failureQueueStatements(arns),
+    ...continuationStatements(arns),
     ...tracingStatements(pipeline),
     ...kmsStatements(pipeline),
   ];

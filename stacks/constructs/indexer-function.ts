@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { AssetType, TerraformAsset } from "cdktf";
+import { AssetType, Fn, TerraformAsset } from "cdktf";
 import { Construct } from "constructs";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
@@ -80,7 +80,12 @@ export class IndexerFunction extends Construct {
       assumeRolePolicy: assumeRole.json,
     });
 
-    const statements = rolePolicyStatements(pipeline, { logGroupArn: this.logGroup.arn, queueArn: this.failureQueue.arn });
+    const statements = rolePolicyStatements(pipeline, {
+      logGroupArn: this.logGroup.arn,
+      queueArn: this.failureQueue.arn,
+      // arn:<partition>:iam::<account>:role/<name>: the account without a reference to the function.
+      accountId: Fn.element(Fn.split(":", this.role.arn), 4),
+    });
     const policy = new DataAwsIamPolicyDocument(this, "permissions", { statement: statements });
     this.rolePolicy = new IamRolePolicy(this, "role-policy", {
       name: "least-privilege",

@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { IntegrityError } from "../../lambda/errors";
-import { partRanges, readInParts, type RangeSource } from "../../lambda/ranged-read";
+import { lookaheadStarts, partRanges, readInParts, type RangeSource } from "../../lambda/ranged-read";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -55,22 +55,36 @@ describe("reading in parts", () => {
     const { source, stats } = memorySource(body, { delay: (start) => 40 - start / 2000 });
     const read = await collect(readInParts(source, { size: body.length, partSize: 4096, concurrency: 4 }));
     expect(sha(read)).toBe(sha(body));
-    expect(stats.maxInFlight).toBe(4);
+    // 4 in flight, and at most the next one requested during the last quarter of the part being consumed.
+    expect(stats.maxInFlight).toBeGreaterThanOrEqual(4);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(5);
   });
 
-  it("never holds more than `concurrency` parts, however slow the consumer", async () => {
+  it("never holds more than `concurrency` parts, plus the next one during the last quarter of a part, however slow the consumer", async () => {
     const { source, stats } = memorySource(body);
     let consumed = 0;
     let mostOutstanding = 0;
+    let earlyWithMoreThanAQuarterLeft = 0;
     for await (const chunk of readInParts(source, { size: body.length, partSize: 4096, concurrency: 3 })) {
-      // Parts requested but not yet wholly consumed: held in memory or downloading.
-      mostOutstanding = Math.max(mostOutstanding, stats.requests.length - Math.floor(consumed / 4096));
       consumed += chunk.length;
+      // Parts requested but not yet wholly consumed: held in memory or downloading.
+      const outstanding = stats.requests.length - Math.floor(consumed / 4096);
+      mostOutstanding = Math.max(mostOutstanding, outstanding);
+      const left = consumed % 4096 === 0 ? 0 : 4096 - (consumed % 4096);
+      if (outstanding > 3 && left > 1024) earlyWithMoreThanAQuarterLeft++;
       await new Promise((r) => setTimeout(r, 1));
     }
     expect(consumed).toBe(body.length);
     expect(stats.requests.length).toBe(Math.ceil(body.length / 4096));
-    expect(mostOutstanding).toBe(3);
+    expect(mostOutstanding).toBe(4);
+    expect(earlyWithMoreThanAQuarterLeft).toBe(0);
+  });
+
+  it("requests the next part early only in the last quarter of the part being consumed", () => {
+    expect(lookaheadStarts(4096, 4096)).toBe(0);
+    expect(lookaheadStarts(1025, 4096)).toBe(0);
+    expect(lookaheadStarts(1024, 4096)).toBe(1);
+    expect(lookaheadStarts(0, 4096)).toBe(1);
   });
 
   it("reads from an offset on (a continuation)", async () => {

@@ -251,6 +251,8 @@ describe("execution role", () => {
       ["FindIndexRecords", ["s3:ListBucket"], ["arn:aws:s3:::cix-test-index"]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[^.]+\.arn\}:log-stream:\*$/)]],
       ["SendFailedEvents", ["sqs:SendMessage"], [expect.stringMatching(/^\$\{aws_sqs_queue\.[^.]+\.arn\}$/)]],
+      // Its own alias only; the account comes from the role's ARN (the function depends on this policy).
+      ["ContinueOwnReads", ["lambda:InvokeFunction"], [expect.stringMatching(/^arn:aws:lambda:[a-z0-9-]+:\$\{element\(split\(":", aws_iam_role\.[^.]+\.arn\), 4\)\}:function:cix-test-indexer:live$/)]],
     ]);
   });
 

@@ -5,7 +5,11 @@ import { DEFAULTS, partitionOf, resolvePipeline, ruleMatches } from "../../stack
 import { stackPropsMarkdown } from "../support/generated-docs";
 import { synthStack, TEST_PROPS } from "../support/synth";
 
-const refs = { logGroupArn: "${aws_cloudwatch_log_group.logs.arn}", queueArn: "${aws_sqs_queue.failures.arn}" };
+const refs = {
+  logGroupArn: "${aws_cloudwatch_log_group.logs.arn}",
+  queueArn: "${aws_sqs_queue.failures.arn}",
+  accountId: '${element(split(":", aws_iam_role.role.arn), 4)}',
+};
 
 describe("the partition of every ARN follows the region", () => {
   it.each([
@@ -45,6 +49,7 @@ describe("the role's statements, one per concern", () => {
       { sid: "FindIndexRecords", effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::cix-test-index"] },
       { sid: "WriteOwnLogs", effect: "Allow", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: ["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/cix-test-indexer:log-stream:*"] },
       { sid: "SendFailedEvents", effect: "Allow", actions: ["sqs:SendMessage"], resources: ["arn:aws:sqs:eu-west-1:111122223333:cix-test-indexer-failures"] },
+      { sid: "ContinueOwnReads", effect: "Allow", actions: ["lambda:InvokeFunction"], resources: ["arn:aws:lambda:eu-west-1:111122223333:function:cix-test-indexer:live"] },
     ]);
   });
 
@@ -52,6 +57,7 @@ describe("the role's statements, one per concern", () => {
     const statements = rolePolicyStatements(resolvePipeline("test", TEST_PROPS), refs);
     expect(statements.find((s) => s.sid === "WriteOwnLogs")!.resources).toEqual([`${refs.logGroupArn}:log-stream:*`]);
     expect(statements.find((s) => s.sid === "SendFailedEvents")!.resources).toEqual([refs.queueArn]);
+    expect(statements.find((s) => s.sid === "ContinueOwnReads")!.resources).toEqual([`arn:aws:lambda:eu-west-1:${refs.accountId}:function:cix-test-indexer:live`]);
   });
 
   it("adds version reads, X-Ray and KMS only when the pipeline asks for them", () => {

@@ -93,6 +93,7 @@ describe.each(["dev", "prod"])("terraform on the %s stack", (stackName) => {
       `arn:aws:s3:::cix-tftest-${stackName}-index`,
       `arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/cix-tftest-${stackName}-indexer:log-stream:*`,
       `arn:aws:sqs:us-east-1:111122223333:cix-tftest-${stackName}-indexer-failures`,
+      `arn:aws:lambda:us-east-1:111122223333:function:cix-tftest-${stackName}-indexer:live`,
     ]);
     for (const rc of plan.resource_changes.filter((r: any) => r.type === "aws_s3_bucket_policy")) {
       expect(JSON.parse(rc.change.after.policy).Statement[0].Condition).toEqual({ Bool: { "aws:SecureTransport": "false" } });

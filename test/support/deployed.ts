@@ -269,7 +269,7 @@ export async function runDeployedBytes(
  */
 export function designedRoleStatements(stack: string, props: ChecksumIndexStackProps, account: string): Array<[string, string[], string[]]> {
   const pipeline = resolvePipeline(stack, { ...props, accountId: account });
-  return rolePolicyStatements(pipeline, { logGroupArn: "unused", queueArn: "unused" }).map((s) => [s.sid, [...s.actions].sort(), s.resources]);
+  return rolePolicyStatements(pipeline, { logGroupArn: "unused", queueArn: "unused", accountId: "unused" }).map((s) => [s.sid, [...s.actions].sort(), s.resources]);
 }
 
 /** The deployed role's policy as [Sid, sorted actions, resources]. */

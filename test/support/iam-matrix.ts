@@ -53,6 +53,8 @@ export const MATRIX: Case[] = [
   ["function", "kms:Decrypt", KEY, "Allowed", {}, "kms"],
   ["function", "kms:GenerateDataKey", KEY, "Allowed", {}, "kms"],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed", FROM_SOURCE, "notification"],
+  // A read that outlasts one invocation continues in the next: the function invokes its own alias.
+  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Allowed"],
 
   // Everything else: denied.
   ["function", "s3:GetObjectVersion", "arn:aws:s3:::SRC/incoming/report.pdf", "Denied", {}, "plain"],
@@ -80,7 +82,9 @@ export const MATRIX: Case[] = [
   ["function", "sqs:ReceiveMessage", "arn:aws:sqs:REGION:ACCOUNT:FN-failures", "Denied"],
   ["function", "kms:Decrypt", KEY, "Denied", {}, "plain"],
   ["function", "kms:Decrypt", OTHER_KEY, "Denied"],
-  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied"],
+  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN", "Denied"],
+  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:$LATEST", "Denied"],
+  ["function", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:other-function:live", "Denied"],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:s3:::another-bucket", "aws:SourceAccount": "ACCOUNT" }],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN:live", "Denied", { "aws:SourceArn": "arn:aws:s3:::SRC", "aws:SourceAccount": "444455556666" }],
   ["s3", "lambda:InvokeFunction", "arn:aws:lambda:REGION:ACCOUNT:function:FN", "Denied", FROM_SOURCE],

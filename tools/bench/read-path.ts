@@ -1,0 +1,95 @@
+/**
+ * The read path against an S3 server in its own process: the function's reader (parallel Range GETs into
+ * one digest) as a ratio to a raw GET + SHA-256 of the same object from the same server; the same through
+ * a proxy that limits each connection (S3's per-connection rate); and the reader's peak memory.
+ */
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { DigestPlan } from "../../lambda/checksums";
+import { digestStream } from "../../lambda/hashing";
+import { S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
+import { LOCAL_CREDENTIALS } from "../local/local-endpoint";
+
+const MiB = 1024 * 1024;
+
+export function benchClient(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+export async function upload(client: S3Client, bucket: string, key: string, size: number, body: Readable): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size }));
+}
+
+/** Seconds `work` takes. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  const started = process.hrtime.bigint();
+  const result = await work();
+  return { result, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** Peak resident-set growth while `work` runs, sampled every 5 ms. */
+export async function peakRssGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growth: number; seconds: number }> {
+  global.gc?.();
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  try {
+    const { result, seconds } = await timed(work);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, growth: peak - base, seconds };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** One GET of the whole object, streamed through node:crypto's SHA-256: the baseline. */
+export async function rawGetSha256(client: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const hash = createHash("sha256");
+  for await (const chunk of out.Body as Readable) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** One GET of the whole object through the function's one-pass digest with `plan`: the same work as the reader, in one stream. */
+export async function rawGetDigest(client: S3Client, bucket: string, key: string, plan: DigestPlan | undefined): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await digestStream(out.Body as Readable, plan)).sha256Hex;
+}
+
+/** The verifying algorithm the reader computes for this object (what the server stored decides it). */
+export async function readerPlan(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number): Promise<DigestPlan | undefined> {
+  const read = await new S3ObjectReader(client, undefined, settings).read({ bucket, key, expectedSize: size });
+  const verifying = read.computed.verifying;
+  return verifying ? { algorithm: verifying.algorithm, ...(verifying.parts ? { partSizes: read.stored.parts?.map((p) => p.size) } : {}) } : undefined;
+}
+
+/** The function's reader, as the handler builds it, reading the object whole. */
+export async function readerSha256(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number): Promise<string> {
+  const read = await new S3ObjectReader(client, undefined, settings).read({ bucket, key, expectedSize: size });
+  return read.computed.sha256Hex;
+}
+
+/** Bytes/s of each measurement: the best of `rounds`, interleaved so that a busy machine slows all alike. */
+export async function bestRates(size: number, rounds: number, runs: Record<string, () => Promise<string>>): Promise<Record<string, number>> {
+  const rates: Record<string, number> = {};
+  const digests = new Set<string>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of Object.entries(runs)) {
+      const { result, seconds } = await timed(run);
+      digests.add(result);
+      rates[name] = Math.max(rates[name] ?? 0, size / seconds);
+    }
+  }
+  if (digests.size !== 1) throw new Error(`the reads disagree on the SHA-256: ${[...digests].join(", ")}`);
+  return rates;
+}
+
+export const mib = (rate: number) => `${(rate / MiB).toFixed(0)} MiB/s`;
