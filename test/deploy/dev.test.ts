@@ -143,6 +143,7 @@ describe("the dev stack, deployed with npx cdktf deploy", () => {
       ["FindIndexRecords", ["s3:ListBucket"], [`arn:aws:s3:::${INDEX}`]],
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [`arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT}:log-group:/aws/lambda/${FUNCTION}:log-stream:*`]],
       ["SendFailedEvents", ["sqs:SendMessage"], [`arn:aws:sqs:${MOTO_REGION}:${MOTO_ACCOUNT}:${FUNCTION}-failures`]],
+      ["ContinueOwnReads", ["lambda:InvokeFunction"], [ALIAS_ARN]],
     ]);
   });
 
