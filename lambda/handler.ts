@@ -23,7 +23,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Continuations, isContinuationEvent, type ContinuationEvent } from "./continuation";
 import { LambdaInvoker } from "./lambda-invoker";
 import type { ObjectChange } from "./event";
-import type { ContinuationHooks } from "./indexer";
+import type { ChangeResult, ContinuationHooks } from "./indexer";
 
 export interface Runtime {
   readonly deps: IndexerDeps;
@@ -59,6 +59,19 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     retries,
     continuations,
     partSize: config.readPartSize,
+  };
+}
+
+/** The log fields of one change's result: outcome, what was recorded, why, and how long it took. */
+function resultFields(result: ChangeResult, started: number) {
+  const record = result.record;
+  return {
+    outcome: result.outcome,
+    size: record?.state === "present" ? record.size : undefined,
+    sha256: record?.state === "present" ? record.sha256 : undefined,
+    s3Checksum: record?.state === "present" ? record.s3Checksum.verification : undefined,
+    reason: result.reason,
+    durationMs: Date.now() - started,
   };
 }
 
@@ -102,17 +115,8 @@ export async function processEvent(event: unknown, requestId: string, runtime: R
       if (Date.now() >= deadline) throw new DeadlineError("the invocation is about to time out: the record was not started");
       const hooks = continuationHooks(runtime, requestId, deadline);
       const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps, hooks);
-      const record = result.record;
       counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
-      const fields = {
-        ...base,
-        outcome: result.outcome,
-        size: record?.state === "present" ? record.size : undefined,
-        sha256: record?.state === "present" ? record.sha256 : undefined,
-        s3Checksum: record?.state === "present" ? record.s3Checksum.verification : undefined,
-        reason: result.reason,
-        durationMs: Date.now() - started,
-      };
+      const fields = { ...base, ...resultFields(result, started) };
       for (const repair of result.repairs ?? []) logger.log("warn", "index repaired", { ...base, outcome: "repaired", repair });
       if (UNINDEXED_OUTCOMES.has(result.outcome)) {
         unindexed++;
@@ -167,16 +171,7 @@ export async function processContinuation(event: ContinuationEvent, requestId: s
     if (!Number.isFinite(deadline)) throw new ContinuationError("a continuation needs the invocation's deadline");
     const result = await indexChange(change, { requestId, now: (runtime.now ?? (() => new Date()))() }, deps, continuationHooks(runtime, requestId, deadline, start.doc));
     if (result.outcome !== "continued") await runtime.continuations.finish(change, start.doc.readAttempt, requestId, step);
-    const record = result.record;
-    const fields = {
-      ...base,
-      outcome: result.outcome,
-      size: record?.state === "present" ? record.size : undefined,
-      sha256: record?.state === "present" ? record.sha256 : undefined,
-      s3Checksum: record?.state === "present" ? record.s3Checksum.verification : undefined,
-      reason: result.reason,
-      durationMs: Date.now() - started,
-    };
+    const fields = { ...base, ...resultFields(result, started) };
     logger.log(UNINDEXED_OUTCOMES.has(result.outcome) ? "warn" : "info", "continuation processed", fields);
   } catch (error) {
     await start.release().catch(() => undefined);

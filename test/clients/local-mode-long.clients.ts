@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../tools/index-cli";
 import { redriveQueue, ReplayError, type EventInvoker } from "../../tools/index/replay";
 import { startMotoBackend, type MotoBackend } from "../../tools/local/moto-backend";
-import { startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
+import { localCliEnv, startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
 import { startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
 import { deleteInParallel } from "../support/parallel-deletes";
 import { s3Event } from "../support/events";
@@ -50,15 +50,7 @@ describe("npm start -- --s3 moto --stack prod (versioned buckets)", () => {
   beforeAll(async () => {
     local = await startLocalModeProcess(tempDir("cix-moto-"), ["--s3", "moto", "--stack", "prod", "--retry-delay", "50"]);
     client = new S3Client({ endpoint: local.url, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_S3: local.url,
-      S3_FORCE_PATH_STYLE: "true",
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      AWS_REGION: "us-east-1",
-      INDEX_BUCKET: "checksum-index-prod-index",
-      INDEX_PREFIX: "index/",
-    });
+    Object.assign(process.env, localCliEnv(local.url, "checksum-index-prod-index"));
   }, 120_000);
   afterAll(async () => {
     client?.destroy();

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../tools/index-cli";
 import { docSnippet } from "../support/doc-snippets";
-import { startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
+import { localCliEnv, startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
 import { clientShell, type ClientShell } from "../support/real-clients";
 import { tempDir } from "../support/temp";
 
@@ -61,15 +61,7 @@ beforeAll(async () => {
   local = await startLocalModeProcess(tempDir("cix-clients-"), ["--retry-delay", "50"]);
   shell = clientShell({ "README.md": readFileSync(path.join(PROJECT, "README.md")), "docs/a.txt": "doc a\n", "docs/deeper/b.txt": "doc b\n" });
   // The CLI's SDK client reads process.env.
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: local.url,
-    S3_FORCE_PATH_STYLE: "true",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    INDEX_BUCKET: "checksum-index-dev-index",
-    INDEX_PREFIX: "index/",
-  });
+  Object.assign(process.env, localCliEnv(local.url, "checksum-index-dev-index"));
   env = process.env;
 }, 120_000);
 

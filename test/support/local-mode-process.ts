@@ -1,6 +1,8 @@
 /** Local mode run as a user runs it: `npm start`'s command, in its own process. */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
+import { contractEnvironment } from "../../lambda/contract";
+import { LOCAL_CREDENTIALS } from "../../tools/local/local-endpoint";
 
 const PROJECT = path.resolve(__dirname, "..", "..");
 
@@ -64,5 +66,19 @@ export async function startLocalModeProcess(dataDir: string, extraArgs: string[]
       child.kill("SIGINT");
       return exited;
     },
+  };
+}
+
+/**
+ * What the index CLI (and any SDK client) needs in process.env to use a running local mode and one of its
+ * stack's indexes: the endpoint, path-style addressing, local mode's credentials and the contract's variables.
+ */
+export function localCliEnv(url: string, indexBucket: string, indexPrefix = "index/"): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: url,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_REGION: "us-east-1",
+    ...contractEnvironment({ indexBucket, indexPrefix, forcePathStyle: true }),
   };
 }

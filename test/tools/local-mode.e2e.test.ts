@@ -21,7 +21,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
 import { runCli } from "../../tools/index-cli";
-import { startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
+import { localCliEnv, startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
 import { tempDir } from "../support/temp";
 
 const SOURCE = "checksum-index-dev-source";
@@ -61,15 +61,7 @@ beforeAll(async () => {
   dataDir = tempDir("cix-local-");
   local = await startLocalModeProcess(dataDir, ["--retry-delay", "50"]);
   client = sdkClient(local.url);
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: local.url,
-    S3_FORCE_PATH_STYLE: "true",
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    INDEX_BUCKET: INDEX,
-    INDEX_PREFIX: "index/",
-  });
+  Object.assign(process.env, localCliEnv(local.url, INDEX));
 }, 60_000);
 
 afterAll(async () => {
