@@ -11,7 +11,10 @@
  *   GetObjectAttributes (ObjectParts);
  * - the ETag, when no checksum can be used: the MD5 of the bytes for a single-part object that is not
  *   encrypted with KMS or a customer key; for a multipart object, the MD5 of the concatenated binary MD5s
- *   of the parts, "-<parts>", when the part sizes are known.
+ *   of the parts, "-<parts>", when the part sizes are known. GetObjectAttributes lists parts only for
+ *   uploads with checksums, so for older ones (rclone, s3cmd, SDKs before 2025) the sizes come from
+ *   `HEAD ?partNumber=n` (see `uniformPartSizes`): sizes inferred from the first and last part can only
+ *   confirm a match; a mismatch under them must be confirmed with every part's size.
  */
 
 export type ChecksumAlgorithm = "CRC32" | "CRC32C" | "CRC64NVME" | "SHA1" | "SHA256";
@@ -44,6 +47,14 @@ export interface S3StoredChecksum {
   readonly size?: number;
   /** The parts of a multipart object in part-number order (GetObjectAttributes ObjectParts), when known. */
   readonly parts?: readonly S3StoredPart[];
+  /**
+   * The part sizes were inferred from the first and last part (`uniformPartSizes`), not reported one by
+   * one: the values computed under them can match S3's, but a mismatch proves nothing until every part's
+   * size confirms them.
+   */
+  readonly partSizesInferred?: boolean;
+  /** Why the part sizes are unknown, when S3 was asked and did not tell them. */
+  readonly partSizesUnknown?: string;
 }
 
 /** What the one pass over the body computes besides SHA-256: one algorithm, over the whole or per part. */
@@ -139,6 +150,26 @@ export function isMultipartETag(eTag: string | undefined): boolean {
   return eTag !== undefined && MULTIPART_ETAG.test(eTag);
 }
 
+/** The number of parts a multipart ETag names ("<hex>-<parts>"), else undefined. Pure. */
+export function multipartETagParts(eTag: string | undefined): number | undefined {
+  const m = MULTIPART_ETAG.exec(eTag ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The part sizes of a multipart upload of `count` parts and `size` bytes whose parts all have the first
+ * part's size except the last, smaller or equal (how the AWS CLI, the SDKs' upload managers, rclone and
+ * s3cmd split a file), from the first and last part's sizes; undefined when they do not add up to the
+ * object's size that way. Sizes that do add up may still belong to parts of differing sizes: they can
+ * confirm a match, never prove a mismatch (see `partSizesInferred`). Pure.
+ */
+export function uniformPartSizes(size: number, count: number, first: number, last: number): number[] | undefined {
+  if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(first) || !Number.isSafeInteger(last)) return undefined;
+  if (count === 1) return first === size ? [size] : undefined;
+  if (first < 1 || last < 1 || last > first || (count - 1) * first + last !== size) return undefined;
+  return [...Array<number>(count - 1).fill(first), last];
+}
+
 /** The stored checksum S3 reports, if any: the first of SHA-256, CRC32, CRC64NVME, CRC32C, SHA-1 present. */
 function storedChecksum(stored: S3StoredChecksum): { algorithm: ChecksumAlgorithm; value: string } | undefined {
   for (const [algorithm, field] of CHECKSUM_FIELDS) {
@@ -163,7 +194,7 @@ function checksumType(stored: S3StoredChecksum, algorithm: ChecksumAlgorithm, va
 /** Why the parts S3 reported cannot be used to check a value announcing `count` parts, or undefined if they can. */
 function partsProblem(stored: S3StoredChecksum, count: number | undefined): string | undefined {
   const parts = stored.parts;
-  if (!parts || parts.length === 0) return "S3 did not report the sizes of the object's parts (GetObjectAttributes ObjectParts)";
+  if (!parts || parts.length === 0) return stored.partSizesUnknown ?? "S3 did not report the sizes of the object's parts (GetObjectAttributes ObjectParts)";
   if (count !== undefined && parts.length !== count) return `S3's value names ${count} parts, GetObjectAttributes reported ${parts.length}`;
   const total = parts.reduce((sum, p) => sum + p.size, 0);
   if (stored.size !== undefined && total !== stored.size) return `the parts add up to ${total} bytes, the object has ${stored.size}`;
@@ -220,6 +251,16 @@ function partChecksums(v: Verification): ReadonlyArray<string | undefined> {
 }
 
 /**
+ * Does checking this object need its part sizes from `HEAD ?partNumber=n`? True for a multipart ETag that
+ * is an MD5 of part MD5s, when GetObjectAttributes listed no parts (an upload without checksums) and
+ * nothing else can verify the bytes.
+ */
+export function needsPartSizesByHead(stored: S3StoredChecksum): boolean {
+  const unlisted = stored.parts === undefined || stored.parts.length === 0;
+  return unlisted && isMultipartETag(stored.eTag) && eTagIsMd5Based(stored) && verificationOf(stored).kind === "unchecked";
+}
+
+/**
  * Does checking this object need its parts (GetObjectAttributes ObjectParts)? True for a composite checksum
  * and for a multipart ETag when no checksum can be used otherwise. Decided from the GET's response headers.
  */
@@ -272,6 +313,14 @@ export function compareS3Checksum(stored: S3StoredChecksum, computed: ComputedCh
   const value = computedValue(v, computed);
   if (value === undefined) {
     return { ...base, verification: "not-comparable", reason: `the read did not compute ${v.algorithm}${v.kind === "parts" ? " per part" : ""}` };
+  }
+  if (value !== v.value && v.kind === "parts" && stored.partSizesInferred) {
+    return {
+      ...base,
+      computed: value,
+      verification: "not-comparable",
+      reason: "the part sizes were inferred from the first and last part and the values differ: the parts may differ in size",
+    };
   }
   if (value !== v.value) {
     const stored = partChecksums(v);

@@ -14,7 +14,16 @@ import {
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { digestPlanFor, needsObjectParts, type S3StoredChecksum, type S3StoredPart } from "./checksums";
+import {
+  compareS3Checksum,
+  digestPlanFor,
+  multipartETagParts,
+  needsObjectParts,
+  needsPartSizesByHead,
+  uniformPartSizes,
+  type S3StoredChecksum,
+  type S3StoredPart,
+} from "./checksums";
 import { DEFAULT_READ } from "./contract";
 import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { Digest, digestStream, type StreamDigest } from "./hashing";
@@ -125,6 +134,24 @@ function withStoredChecksum<C extends GetObjectCommand | HeadObjectCommand>(comm
   return command;
 }
 
+/**
+ * Drops a GetObjectAttributes response's Last-Modified header before the SDK parses it: the reader does
+ * not use it, and a server that writes it in another date format (moto writes ISO 8601) would otherwise
+ * fail the whole read with a parse error.
+ */
+function withoutLastModified(command: GetObjectAttributesCommand): GetObjectAttributesCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const headers = (result.response as { headers?: Record<string, string> }).headers;
+      if (headers) delete headers["last-modified"];
+      return result;
+    },
+    { step: "deserialize", name: "ignoreAttributesLastModified", priority: "low" },
+  );
+  return command;
+}
+
 interface ChecksumMembers {
   ChecksumCRC32?: string;
   ChecksumCRC32C?: string;
@@ -158,6 +185,29 @@ function storedChecksumOf(object: GetObjectCommandOutput | HeadObjectCommandOutp
     ...(object.SSECustomerAlgorithm ? { customerKeyEncrypted: true } : {}),
     ...(object.ContentLength !== undefined ? { size: object.ContentLength } : {}),
   };
+}
+
+/** `HEAD ?partNumber=n` requests in flight at most, when every part's size is asked. */
+const PART_HEADS_IN_FLIGHT = 8;
+/**
+ * Parts of differing sizes are asked one by one before the read up to this many (about 3 s in S3 at 8 in
+ * flight); beyond, a multipart ETag stays unchecked. Confirming inferred sizes after a disagreement asks
+ * every part, however many.
+ */
+export const MAX_PART_HEADS = 1_000;
+
+/** `work(0 … count-1)`, `inFlight` at a time, results in order. */
+async function inBatches<T>(count: number, inFlight: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const index = next++;
+      results[index] = await work(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+  return results;
 }
 
 /** How objects are read: one GET up to `partSize` bytes, parallel Range GETs of `partSize` above. */
@@ -202,7 +252,29 @@ export class S3ObjectReader implements ObjectReader {
 
   async readUntil(request: ObjectReadRequest): Promise<ObjectRead | SuspendedRead> {
     const where = `s3://${request.bucket}/${request.key}${request.versionId ? ` (version ${request.versionId})` : ""}`;
-    if (request.resume) return this.continueRead(request, request.resume, where);
+    const read = request.resume ? await this.continueRead(request, request.resume, where) : await this.readOnce(request, where, undefined);
+    if (isSuspended(read) || !read.stored.partSizesInferred) return read;
+    return this.confirmInferredParts(request, read, where);
+  }
+
+  /**
+   * A read whose multipart ETag disagrees under part sizes inferred from the first and last part: every
+   * part's size is asked. The same sizes: the mismatch stands. Others: the object is read again with them
+   * (a continued read, which cannot be redone here, stays not comparable). A match needs nothing more.
+   */
+  private async confirmInferredParts(request: ObjectReadRequest, read: ObjectRead, where: string): Promise<ObjectRead | SuspendedRead> {
+    const confirmed = { ...read.stored, partSizesInferred: undefined };
+    if (compareS3Checksum(confirmed, read.computed).verification !== "mismatch") return read;
+    // Asked whatever the count (S3 allows 10,000 parts): only a disagreement pays for this.
+    const sizes = await this.everyPartSize(request, read.versionId, read.eTag, read.stored.parts!.length, read.size, where, Infinity);
+    if (!Array.isArray(sizes)) return { ...read, stored: { ...read.stored, partSizesUnknown: sizes.problem } };
+    if (sizes.every((size, i) => size === read.stored.parts![i].size)) return { ...read, stored: confirmed };
+    if (request.resume) return read;
+    return this.readOnce({ ...request, ifMatch: read.eTag, ...(read.versionId ? { versionId: read.versionId } : {}) }, where, sizes);
+  }
+
+  /** The first read of an object; `partSizes`, when known, are its parts' sizes (else asked as needed). */
+  private async readOnce(request: ObjectReadRequest, where: string, partSizes: readonly number[] | undefined): Promise<ObjectRead | SuspendedRead> {
     // An object larger than one part (by the event's size) is read in parts: the first GET asks for part 1.
     const ranged = request.expectedSize !== undefined && request.expectedSize > this.settings.partSize;
     const target = {
@@ -238,10 +310,15 @@ export class S3ObjectReader implements ObjectReader {
         stored = { ...stored, size: total };
         if (checksumFields(object).value === undefined) stored = await this.storedByHead(request, versionId, eTag, total, where);
       }
-      if (needsObjectParts(stored)) {
+      if (partSizes !== undefined) {
+        stored = { ...stored, parts: partSizes.map((size) => ({ size })) };
+      } else if (needsObjectParts(stored)) {
         // A composite checksum or a multipart ETag is checked part by part: the part sizes must be known
         // before the body is read (it waits, unread, meanwhile).
         stored = await this.withParts(stored, request, versionId, where);
+        // GetObjectAttributes lists parts only for uploads with checksums: a multipart ETag's part sizes
+        // then come from HEAD ?partNumber=n.
+        if (needsPartSizesByHead(stored)) stored = await this.withPartSizesByHead(stored, request, versionId, eTag, where);
       }
     } catch (error) {
       body.destroy();
@@ -418,13 +495,13 @@ export class S3ObjectReader implements ObjectReader {
       let out;
       try {
         out = await this.s3.send(
-          new GetObjectAttributesCommand({
+          withoutLastModified(new GetObjectAttributesCommand({
             Bucket: request.bucket,
             Key: request.key,
             VersionId: request.versionId ?? versionId,
             ObjectAttributes: ["ETag", "Checksum", "ObjectParts", "ObjectSize"],
             PartNumberMarker: marker,
-          }),
+          })),
         );
       } catch (error) {
         if (isForbidden(error)) {
@@ -453,6 +530,86 @@ export class S3ObjectReader implements ObjectReader {
       ...Object.fromEntries(Object.entries(stored).filter(([, v]) => v !== undefined)),
       ...(parts.length > 0 ? { parts: parts.map(({ size, checksum }) => (checksum === undefined ? { size } : { size, checksum })) } : { parts: [] }),
     };
+  }
+
+  /**
+   * The part sizes of a multipart upload without checksums, from `HEAD ?partNumber=n`: the first and last
+   * part, and when all but the last have the first's size (every common client's way), the rest inferred
+   * (`partSizesInferred` from 3 parts on; a mismatch is then confirmed by `confirmInferredParts`). Parts of
+   * differing sizes are asked one by one, up to MAX_PART_HEADS. S3's answers are advisory: one that is not
+   * in S3's documented shape leaves the ETag unchecked, with the reason, and never fails the read (the
+   * GET pinned to the version or ETag already detects a replaced object).
+   */
+  private async withPartSizesByHead(stored: S3StoredChecksum, request: ObjectReadRequest, versionId: string | undefined, eTag: string, where: string): Promise<S3StoredChecksum> {
+    const count = multipartETagParts(eTag);
+    const size = stored.size;
+    if (count === undefined || size === undefined) return stored;
+    const unknown = (problem: string): S3StoredChecksum => ({ ...stored, partSizesUnknown: problem });
+    const first = await this.partByHead(request, versionId, eTag, count, size, 1);
+    if ("problem" in first) return unknown(first.problem);
+    const last = count === 1 ? first : await this.partByHead(request, versionId, eTag, count, size, count);
+    if ("problem" in last) return unknown(last.problem);
+    const uniform = uniformPartSizes(size, count, first.size, last.size);
+    if (uniform !== undefined && (last.start === undefined || last.start === size - last.size)) {
+      return { ...stored, parts: uniform.map((s) => ({ size: s })), ...(count > 2 ? { partSizesInferred: true } : {}) };
+    }
+    const sizes = await this.everyPartSize(request, versionId, eTag, count, size, where, MAX_PART_HEADS);
+    return Array.isArray(sizes) ? { ...stored, parts: sizes.map((s) => ({ size: s })) } : unknown(sizes.problem);
+  }
+
+  /** Every part's size, asked one by one (PART_HEADS_IN_FLIGHT at a time) up to `limit` parts, or why they cannot be known. */
+  private async everyPartSize(
+    request: ObjectReadRequest,
+    versionId: string | undefined,
+    eTag: string,
+    count: number,
+    size: number,
+    where: string,
+    limit: number,
+  ): Promise<number[] | { problem: string }> {
+    if (count > limit) return { problem: `${where} has ${count} parts of differing sizes, more than the ${limit} the reader asks one by one before reading` };
+    const parts = await inBatches(count, PART_HEADS_IN_FLIGHT, (i) => this.partByHead(request, versionId, eTag, count, size, i + 1));
+    let offset = 0;
+    for (const [i, part] of parts.entries()) {
+      if ("problem" in part) return part;
+      if (part.start !== undefined && part.start !== offset) return { problem: `HEAD ?partNumber=${i + 1} answered bytes from ${part.start}, the parts before it end at ${offset}` };
+      offset += part.size;
+    }
+    if (offset !== size) return { problem: `S3's part sizes add up to ${offset} bytes, the object has ${size}` };
+    return parts.map((p) => (p as { size: number }).size);
+  }
+
+  /** One part's size (and start, from Content-Range) from `HEAD ?partNumber=n`, or why the answer cannot be used. */
+  private async partByHead(
+    request: ObjectReadRequest,
+    versionId: string | undefined,
+    eTag: string,
+    count: number,
+    size: number,
+    partNumber: number,
+  ): Promise<{ size: number; start?: number } | { problem: string }> {
+    const pinned = request.versionId ?? versionId;
+    const asked = `HEAD ?partNumber=${partNumber}`;
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.s3.send(
+        new HeadObjectCommand({ Bucket: request.bucket, Key: request.key, VersionId: pinned, IfMatch: pinned ? undefined : quoteETag(eTag), PartNumber: partNumber }),
+      );
+    } catch (error) {
+      return { problem: `${asked} failed: ${errorName(error) || "error"}${status(error) ? ` (${status(error)})` : ""}` };
+    }
+    if (unquote(head.ETag) !== eTag) return { problem: `${asked} answered ETag ${unquote(head.ETag)}, not the object's ${eTag}` };
+    if (head.PartsCount !== count) return { problem: `${asked} answered ${head.PartsCount ?? "no"} parts count, the ETag names ${count}` };
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(head.ContentRange ?? "");
+    if (range) {
+      const [start, end, total] = range.slice(1).map(Number);
+      if (total !== size || end < start || (head.ContentLength !== undefined && head.ContentLength !== end - start + 1)) {
+        return { problem: `${asked} answered Content-Range ${head.ContentRange} and Content-Length ${head.ContentLength}, the object has ${size} bytes` };
+      }
+      return { size: end - start + 1, start };
+    }
+    if (head.ContentLength === undefined || head.ContentLength < 1 || head.ContentLength > size) return { problem: `${asked} answered no usable Content-Length (${head.ContentLength})` };
+    return { size: head.ContentLength };
   }
 
   private translate(error: unknown, where: string): unknown {

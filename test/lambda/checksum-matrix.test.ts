@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareS3Checksum, type DigestAlgorithm } from "../../lambda/checksums";
 import { ObjectReplacedError } from "../../lambda/errors";
-import { S3ObjectReader } from "../../lambda/s3-store";
+import { MAX_PART_HEADS, S3ObjectReader } from "../../lambda/s3-store";
 import { compositeChecksum, flipped, fullObjectChecksum, partsOf, s3ETag } from "../support/s3-checksums";
 import { startS3Stub, type S3Stub, type StubObject } from "../support/s3-stub-server";
 
@@ -43,9 +43,9 @@ async function stored(row: Row, served: Buffer): Promise<StubObject> {
   const header = algorithm.toLowerCase();
   const member = `Checksum${algorithm}`;
   if (algorithm === "MD5") {
-    // Part checksums are not listed for an upload without checksums; the part sizes come from the parts list.
+    // GetObjectAttributes lists no parts for an upload without checksums; HEAD ?partNumber=n tells their sizes.
     const eTag = await s3ETag(body, upload === "single-part" ? undefined : parts);
-    return { body: served, eTag, ...(upload === "single-part" ? {} : { parts: parts.map((p) => ({ size: p.length })) }) };
+    return { body: served, eTag, ...(upload === "single-part" ? {} : { uploadParts: parts.map((p) => p.length) }) };
   }
   if (upload === "single-part") {
     return { body: served, eTag: await s3ETag(body), checksum: { [header]: await fullObjectChecksum(algorithm, body) }, checksumType: "FULL_OBJECT" };
@@ -106,10 +106,10 @@ describe("how the reader learns what S3 stored", () => {
     expect(attributes[0].headers["x-amz-object-attributes"]).toContain("ObjectParts");
   });
 
-  it("does not check a multipart ETag whose part sizes S3 does not list, and says so", async () => {
+  it("does not check a multipart ETag whose part sizes S3 does not tell, and says why", async () => {
     const object = await stored({ name: "", algorithm: "MD5", upload: "multipart, no checksum" }, body);
-    const check = await verify("unlisted-parts", { ...object, parts: undefined });
-    expect(check).toMatchObject({ algorithm: "MD5", verification: "not-comparable", reason: expect.stringContaining("sizes of the object's parts") });
+    const check = await verify("unlisted-parts", { ...object, uploadParts: undefined });
+    expect(check).toMatchObject({ algorithm: "MD5", verification: "not-comparable", reason: expect.stringContaining("parts count") });
   });
 
   it("treats an object replaced between the GET and GetObjectAttributes as replaced", async () => {
@@ -121,5 +121,92 @@ describe("how the reader learns what S3 stored", () => {
   it("does not take a KMS-encrypted object's ETag for an MD5", async () => {
     const check = await verify("kms", { body, eTag: "d41d8cd98f00b204e9800998ecf8427e", serverSideEncryption: "aws:kms" });
     expect(check).toMatchObject({ verification: "absent" });
+  });
+});
+
+/** A body cut into parts of the given sizes, filled deterministically. */
+function partsOfSizes(sizes: readonly number[]): { body: Buffer; parts: Buffer[] } {
+  const whole = Buffer.alloc(sizes.reduce((a, b) => a + b, 0));
+  for (let i = 0; i < whole.length; i++) whole[i] = (i * 7 + (i >> 9)) & 0xff;
+  let at = 0;
+  return { body: whole, parts: sizes.map((size) => whole.subarray(at, (at += size))) };
+}
+
+/** A multipart upload without checksums (older rclone, s3cmd, SDKs): an MD5-of-MD5s ETag, parts only by HEAD. */
+async function uploadWithoutChecksums(sizes: readonly number[], corruptAt?: number): Promise<StubObject> {
+  const { body: whole, parts: uploaded } = partsOfSizes(sizes);
+  return { body: corruptAt === undefined ? whole : flipped(whole, corruptAt), eTag: await s3ETag(whole, uploaded), uploadParts: sizes };
+}
+
+async function verifyUpload(key: string, object: StubObject) {
+  stub.objects.set(`src/${key}`, object);
+  stub.requests.length = 0;
+  const read = await reader.read({ bucket: "src", key, ifMatch: object.eTag, expectedSize: object.body.length });
+  const partHeads = stub.requests.filter((r) => r.method === "HEAD").map((r) => Number(r.query.get("partNumber")));
+  const gets = stub.requests.filter((r) => r.method === "GET" && !r.query.has("attributes")).length;
+  return { check: compareS3Checksum(read.stored, read.computed), partHeads, gets };
+}
+
+describe("a multipart ETag without checksums: part sizes from HEAD ?partNumber=n", () => {
+  const K = 1000;
+
+  it("verifies parts of one size but the last from two HEADs: the first part and the last", async () => {
+    const { check, partHeads, gets } = await verifyUpload("mpu/uniform", await uploadWithoutChecksums([5 * K, 5 * K, 5 * K, 5 * K, 2 * K]));
+    expect(check).toMatchObject({ algorithm: "MD5", source: "etag", verification: "match", verifiedBy: "MD5", parts: 5 });
+    expect(partHeads).toEqual([1, 5]);
+    expect(gets).toBe(1);
+  });
+
+  it("reports corrupted bytes as a mismatch only after every part's size confirmed the inferred ones", async () => {
+    const { check, partHeads, gets } = await verifyUpload("mpu/uniform-corrupted", await uploadWithoutChecksums([5 * K, 5 * K, 5 * K, 2 * K], 7 * K));
+    expect(check).toMatchObject({ algorithm: "MD5", verification: "mismatch" });
+    expect(partHeads).toEqual([1, 4, 1, 2, 3, 4]);
+    expect(gets).toBe(1);
+  });
+
+  it("reads again with the true sizes when parts of differing sizes add up like uniform ones, and verifies", async () => {
+    // 3 × 5 + 3 = 18 = 5 + 6 + 4 + 3: the first and last part cannot tell these from uniform parts.
+    const { check, partHeads, gets } = await verifyUpload("mpu/ambiguous", await uploadWithoutChecksums([5 * K, 6 * K, 4 * K, 3 * K]));
+    expect(check).toMatchObject({ algorithm: "MD5", verification: "match", verifiedBy: "MD5" });
+    expect(partHeads).toEqual([1, 4, 1, 2, 3, 4]);
+    expect(gets).toBe(2);
+  });
+
+  it("reports corruption of parts of differing sizes that add up like uniform ones as a mismatch", async () => {
+    const { check, gets } = await verifyUpload("mpu/ambiguous-corrupted", await uploadWithoutChecksums([5 * K, 6 * K, 4 * K, 3 * K], 12 * K));
+    expect(check).toMatchObject({ algorithm: "MD5", verification: "mismatch" });
+    expect(gets).toBe(2);
+  });
+
+  it("asks every part when the first and last do not add up to the object, and verifies", async () => {
+    const { check, partHeads } = await verifyUpload("mpu/differing", await uploadWithoutChecksums([4 * K, 9 * K, 1 * K, 3 * K]));
+    expect(check).toMatchObject({ verification: "match", verifiedBy: "MD5" });
+    expect(partHeads).toEqual([1, 4, 1, 2, 3, 4]);
+  });
+
+  it("knows two parts exactly from their two HEADs: a mismatch needs no confirmation", async () => {
+    const { check, partHeads } = await verifyUpload("mpu/two", await uploadWithoutChecksums([5 * K, 1 * K], 10));
+    expect(check).toMatchObject({ verification: "mismatch" });
+    expect(partHeads).toEqual([1, 2]);
+  });
+
+  it("leaves the ETag unchecked, saying why, when part HEADs answer as moto does (the part's own ETag)", async () => {
+    const object = await uploadWithoutChecksums([5 * K, 5 * K, 2 * K]);
+    const { check } = await verifyUpload("mpu/moto", { ...object, partHeads: "moto" });
+    expect(check).toMatchObject({ algorithm: "MD5", verification: "not-comparable", reason: expect.stringMatching(/HEAD \?partNumber=1 (failed|answered ETag)/) });
+  });
+
+  it("confirms a disagreement under inferred sizes with every part, however many (S3 allows 10,000)", async () => {
+    const sizes = [...Array<number>(MAX_PART_HEADS + 1).fill(3), 1];
+    const { check, partHeads } = await verifyUpload("mpu/many-corrupted", await uploadWithoutChecksums(sizes, 100));
+    expect(check).toMatchObject({ verification: "mismatch", parts: sizes.length });
+    expect(partHeads).toHaveLength(2 + sizes.length);
+  });
+
+  it("does not ask more than MAX_PART_HEADS parts of differing sizes one by one before the read", async () => {
+    const sizes = [3, ...Array<number>(MAX_PART_HEADS).fill(2), 1];
+    const { check, partHeads } = await verifyUpload("mpu/too-many", await uploadWithoutChecksums(sizes));
+    expect(check).toMatchObject({ verification: "not-comparable", reason: expect.stringContaining(`more than the ${MAX_PART_HEADS}`) });
+    expect(partHeads).toEqual([1, sizes.length]);
   });
 });

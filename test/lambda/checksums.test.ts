@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { compareS3Checksum, digestPlanFor, needsObjectParts, type S3StoredChecksum } from "../../lambda/checksums";
+import { compareS3Checksum, digestPlanFor, needsObjectParts, needsPartSizesByHead, uniformPartSizes, type S3StoredChecksum } from "../../lambda/checksums";
 import { digestStream } from "../../lambda/hashing";
 import { compositeChecksum, flipped, fullObjectChecksum, partsOf, s3ETag } from "../support/s3-checksums";
 
@@ -112,5 +112,39 @@ describe("S3's stored checksum against the bytes read", () => {
 
   it("says when S3 stores no checksum and no usable ETag", async () => {
     expect(await verdict({})).toMatchObject({ verification: "absent" });
+  });
+});
+
+describe("part sizes of a multipart upload without checksums", () => {
+  it("infers parts of one size but the last from the first and last part", () => {
+    expect(uniformPartSizes(18, 4, 5, 3)).toEqual([5, 5, 5, 3]);
+    expect(uniformPartSizes(20, 4, 5, 5)).toEqual([5, 5, 5, 5]);
+    expect(uniformPartSizes(7, 1, 7, 7)).toEqual([7]);
+  });
+
+  it("infers nothing when the first and last part do not add up to the object that way", () => {
+    expect(uniformPartSizes(19, 4, 5, 3)).toBeUndefined();
+    // A last part larger than the others is not how any client splits a file.
+    expect(uniformPartSizes(21, 3, 5, 11)).toBeUndefined();
+    expect(uniformPartSizes(6, 1, 7, 7)).toBeUndefined();
+    expect(uniformPartSizes(0, 2, 0, 0)).toBeUndefined();
+  });
+
+  it("asks HEAD for part sizes only when a multipart MD5 ETag is the one thing that can verify the bytes", () => {
+    const eTag = "0123456789abcdef0123456789abcdef-3";
+    expect(needsPartSizesByHead({ eTag, parts: [] })).toBe(true);
+    expect(needsPartSizesByHead({ eTag, parts: [], serverSideEncryption: "aws:kms" })).toBe(false);
+    expect(needsPartSizesByHead({ eTag, parts: [], crc64nvme: "AAAAAAAAAAA=", type: "FULL_OBJECT" })).toBe(false);
+    expect(needsPartSizesByHead({ eTag: "0123456789abcdef0123456789abcdef", parts: [] })).toBe(false);
+  });
+
+  it("never calls a disagreement under inferred part sizes a mismatch: the parts may differ in size", async () => {
+    const body = Buffer.from("a".repeat(5) + "b".repeat(6) + "c".repeat(4) + "d".repeat(3));
+    const trueParts = [body.subarray(0, 5), body.subarray(5, 11), body.subarray(11, 15), body.subarray(15)];
+    const stored: S3StoredChecksum = { eTag: await s3ETag(body, trueParts), size: body.length, parts: [5, 5, 5, 3].map((size) => ({ size })) };
+    const computed = await digestStream([body], digestPlanFor(stored));
+    expect(compareS3Checksum({ ...stored, partSizesInferred: true }, computed)).toMatchObject({ verification: "not-comparable", reason: expect.stringContaining("inferred") });
+    // The same sizes, confirmed one by one, make it a mismatch.
+    expect(compareS3Checksum(stored, computed)).toMatchObject({ verification: "mismatch" });
   });
 });

@@ -1,11 +1,13 @@
 /**
- * A small S3 on loopback that answers GetObject and GetObjectAttributes in the shapes S3's API reference
- * documents, for what local servers do not do faithfully (moto: composite checksums without their "-N"
- * suffix or type, a GetObjectAttributes date the JS SDK cannot parse). Each object says what S3 stored
+ * A small S3 on loopback that answers GetObject, GetObjectAttributes and HeadObject (with `partNumber`) in
+ * the shapes S3's API reference documents, for what local servers do not do faithfully (moto: composite
+ * checksums without their "-N" suffix or type, a GetObjectAttributes date the JS SDK cannot parse, a part
+ * HEAD that answers the part's own ETag). Each object says what S3 stored
  * (checksum headers, ETag, encryption, parts) and which bytes to serve, so a test can serve corrupted
  * bytes under the true stored values. The real SDK client talks to it: requests and responses go through
  * the SDK's own serializers and parsers.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -33,6 +35,17 @@ export interface StubObject {
   readonly maxParts?: number;
   /** The ETag GetObjectAttributes reports, when it must differ (the object replaced in between). */
   readonly attributesETag?: string;
+  /**
+   * The upload's part sizes, as `HEAD ?partNumber=n` reports them: S3 answers them for every multipart
+   * object, whether GetObjectAttributes lists its parts or not. Absent: a single-part object.
+   */
+  readonly uploadParts?: readonly number[];
+  /**
+   * How `HEAD ?partNumber=n` answers: "s3", as documented (206, the part's Content-Range and Content-Length,
+   * the object's ETag, x-amz-mp-parts-count); "moto", as moto 5.2.1 does (200, the part's own MD5 ETag,
+   * which If-Match is compared with, no Content-Range). @default "s3"
+   */
+  readonly partHeads?: "s3" | "moto";
 }
 
 export interface StubRequest {
@@ -88,7 +101,7 @@ function handle(objects: Map<string, StubObject>, requests: StubRequest[], req: 
   const request = { method: req.method ?? "", path: decodeURIComponent(url.pathname), query: url.searchParams, headers: req.headers };
   requests.push(request);
   const object = objects.get(request.path.slice(1));
-  if (req.method !== "GET") {
+  if (req.method !== "GET" && req.method !== "HEAD") {
     res.writeHead(501).end();
     return;
   }
@@ -102,8 +115,13 @@ function handle(objects: Map<string, StubObject>, requests: StubRequest[], req: 
     return;
   }
   const ifMatch = req.headers["if-match"];
+  const partNumber = url.searchParams.has("partNumber") ? Number(url.searchParams.get("partNumber")) : undefined;
+  if (req.method === "HEAD" && partNumber !== undefined) {
+    partHead(object, partNumber, ifMatch, common, res);
+    return;
+  }
   if (ifMatch !== undefined && ifMatch.replace(/"/g, "") !== object.eTag) {
-    res.writeHead(412, { "content-type": "application/xml" }).end(`<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`);
+    res.writeHead(412, { "content-type": "application/xml" }).end(PRECONDITION_FAILED);
     return;
   }
   const headers: Record<string, string> = {
@@ -117,7 +135,38 @@ function handle(objects: Map<string, StubObject>, requests: StubRequest[], req: 
     for (const [alg, value] of Object.entries(object.checksum ?? {})) headers[`x-amz-checksum-${alg}`] = value;
     if (object.checksum && object.checksumType) headers["x-amz-checksum-type"] = object.checksumType;
   }
-  res.writeHead(200, headers).end(object.body);
+  res.writeHead(200, headers).end(req.method === "HEAD" ? undefined : object.body);
+}
+
+const PRECONDITION_FAILED = `<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`;
+
+/** `HEAD ?partNumber=n`, as S3 documents it or as moto answers it (StubObject.partHeads). */
+function partHead(object: StubObject, partNumber: number, ifMatch: string | undefined, common: Record<string, string>, res: ServerResponse): void {
+  const sizes = object.uploadParts ?? [object.body.length];
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > sizes.length) {
+    res.writeHead(416).end();
+    return;
+  }
+  const start = sizes.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
+  const size = sizes[partNumber - 1];
+  const partsCount = object.uploadParts ? { "x-amz-mp-parts-count": String(sizes.length) } : {};
+  if (object.partHeads === "moto") {
+    const eTag = createHash("md5").update(object.body.subarray(start, start + size)).digest("hex");
+    if (ifMatch !== undefined && ifMatch.replace(/"/g, "") !== eTag) return void res.writeHead(412).end();
+    res.writeHead(200, { ...common, etag: `"${eTag}"`, "content-length": String(size), ...partsCount }).end();
+    return;
+  }
+  if (ifMatch !== undefined && ifMatch.replace(/"/g, "") !== object.eTag) return void res.writeHead(412, { "content-type": "application/xml" }).end(PRECONDITION_FAILED);
+  res
+    .writeHead(206, {
+      ...common,
+      etag: `"${object.eTag}"`,
+      "content-length": String(size),
+      "content-range": `bytes ${start}-${start + size - 1}/${object.body.length}`,
+      "content-type": "application/octet-stream",
+      ...partsCount,
+    })
+    .end();
 }
 
 export async function startS3Stub(): Promise<S3Stub> {
