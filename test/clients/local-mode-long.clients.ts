@@ -3,7 +3,7 @@
  * moto`); `replay aws` against moto's SQS. moto has no Lambda invoke without Docker, so the queue handling
  * runs against moto's SQS and the invocation is a stub behind EventInvoker, failing on purpose for some events.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -19,10 +19,11 @@ import { startMotoBackend, type MotoBackend } from "../../tools/local/moto-backe
 import { localCliEnv, startLocalModeProcess, type LocalModeProcess } from "../support/local-mode-process";
 import { startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
 import { deleteInParallel } from "../support/parallel-deletes";
+import { clientShell } from "../support/real-clients";
 import { s3Event } from "../support/events";
 import { tempDir } from "../support/temp";
 
-const sha256 = (data: string) => createHash("sha256").update(data).digest("hex");
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
 describe("parallel deletes at scale", () => {
   let local: InProcessLocalMode;
@@ -81,6 +82,27 @@ describe("npm start -- --s3 moto --stack prod (versioned buckets)", () => {
     expect(await get("incoming/v.txt")).toMatchObject({ state: "deleted", deleteMarker: true, eventName: "ObjectRemoved:DeleteMarkerCreated", versionId: deleted.VersionId });
     expect(local.output()).not.toMatch(/^(! |skipped)/m);
   });
+  it("verifies multipart uploads without checksums (rclone, the AWS CLI) by their MD5 ETag, part sizes from HEAD ?partNumber=n", async () => {
+    const big = randomBytes(13 * 1024 * 1024);
+    const shell = clientShell({ "big.bin": big });
+    const remote = [
+      "export RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT=" + local.url,
+      "export RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=S3RVER RCLONE_CONFIG_MOTO_FORCE_PATH_STYLE=true",
+      "export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1",
+    ].join("\n");
+    // rclone: 5 MiB parts (3 parts); the AWS CLI: its default 8 MiB parts (2 parts). Neither sends a checksum.
+    const uploaded = await shell.run(
+      `${remote}\nrclone copyto big.bin moto:${SOURCE}/incoming/mpu/rclone.bin --s3-upload-cutoff 5M --s3-chunk-size 5M\n` +
+        `aws --endpoint-url ${local.url} s3 cp big.bin s3://${SOURCE}/incoming/mpu/awscli.bin --only-show-errors`,
+    );
+    expect(uploaded.code, uploaded.out).toBe(0);
+    for (const [key, parts] of [["incoming/mpu/rclone.bin", 3], ["incoming/mpu/awscli.bin", 2]] as const) {
+      await local.waitFor(new RegExp(`indexed  s3://${SOURCE}/${key}  13.0 MiB  sha256 ${sha256(big)}`), 60_000);
+      const record = await get(key);
+      expect(record.s3Checksum, key).toMatchObject({ algorithm: "MD5", source: "etag", verification: "match", verifiedBy: "MD5", parts });
+      expect(record.s3Checksum.value, key).toMatch(new RegExp(`-${parts}$`));
+    }
+  }, 180_000);
 });
 
 describe("replay aws: the on-failure queue on moto's SQS, the invocation behind EventInvoker", () => {

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { indexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type IndexRecord } from "../../lambda/index-record";
 import { runCli } from "../../tools/index-cli";
-import { LOCAL_CREDENTIALS } from "../../tools/local/local-endpoint";
+import { isPartHead, LOCAL_CREDENTIALS, withoutQueryParameter } from "../../tools/local/local-endpoint";
 import type { S3rverBackend } from "../../tools/local/s3rver-backend";
 import { deleteInParallel } from "../support/parallel-deletes";
 import { startInProcessLocalMode, type InProcessLocalMode } from "../support/local-mode-in-process";
@@ -264,5 +264,21 @@ describe("npm start on a taken port", () => {
     } finally {
       await holder.close();
     }
+  });
+});
+
+describe("which requests the proxy answers itself", () => {
+  it("takes a HEAD with partNumber of an object for a part HEAD, not one of an upload in progress", () => {
+    expect(isPartHead("/bucket/a/b.bin?partNumber=2")).toBe(true);
+    expect(isPartHead("/bucket/a/b.bin?versionId=v1&partNumber=1")).toBe(true);
+    expect(isPartHead("/bucket/a/b.bin?uploadId=u&partNumber=2")).toBe(false);
+    expect(isPartHead("/bucket/a/b.bin")).toBe(false);
+    expect(isPartHead("/bucket?partNumber=1")).toBe(false);
+  });
+
+  it("drops one query parameter and keeps the others as they were encoded", () => {
+    expect(withoutQueryParameter("/b/k?versionId=a%2Bb&partNumber=3", "partNumber")).toBe("/b/k?versionId=a%2Bb");
+    expect(withoutQueryParameter("/b/k?partNumber=3", "partNumber")).toBe("/b/k");
+    expect(withoutQueryParameter("/b/k", "partNumber")).toBe("/b/k");
   });
 });

@@ -181,6 +181,20 @@ export function classifyRequest(method: string | undefined, url: string, headers
   return { type: "other", bucket, key };
 }
 
+/** A HEAD of one part of an object (`?partNumber=n`, not of an upload in progress). Pure. */
+export function isPartHead(url: string): boolean {
+  const query = new URLSearchParams(url.split("?")[1] ?? "");
+  return query.has("partNumber") && !query.has("uploadId") && keyOfPath(url) !== undefined;
+}
+
+/** The path and query without one query parameter. Pure. */
+export function withoutQueryParameter(url: string, name: string): string {
+  const [pathPart, queryPart] = url.split("?");
+  if (queryPart === undefined) return url;
+  const kept = queryPart.split("&").filter((pair) => pair !== "" && decodeURIComponent(pair.split("=")[0]) !== name);
+  return kept.length > 0 ? `${pathPart}?${kept.join("&")}` : pathPart;
+}
+
 /** Per-key exclusive holds, so that the proxy's before/after looks at a key see only the call in between. */
 export class KeyLocks {
   private readonly tails = new Map<string, Promise<void>>();
@@ -347,6 +361,46 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       body.pipe(upstream);
     });
 
+  /** A HEAD sent to the storage server as is: its status and headers. */
+  const upstreamHead = (pathAndQuery: string, headers: http.OutgoingHttpHeaders) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+      const upstream = http.request({ host: inner.hostname, port: inner.port, method: "HEAD", path: pathAndQuery, headers }, (answer) => {
+        answer.resume();
+        answer.on("end", () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers }));
+      });
+      upstream.on("error", reject);
+      upstream.end();
+    });
+
+  /**
+   * `HEAD ?partNumber=n` on moto, answered as S3 does: moto gives the part's size and the parts count but
+   * the part's own ETag (and compares If-Match with it); S3 answers 206 with the object's ETag. The
+   * object's ETag comes from a HEAD of the same key and version; If-Match is checked against it here.
+   * Content-Range is left out: moto does not tell where the part starts.
+   */
+  const motoPartHead = async (req: http.IncomingMessage, res: http.ServerResponse, headers: http.OutgoingHttpHeaders): Promise<void> => {
+    const url = req.url ?? "/";
+    const { "if-match": ifMatch, ...rest } = headers;
+    try {
+      const whole = await upstreamHead(withoutQueryParameter(url, "partNumber"), rest);
+      const eTag = header(whole.headers, "etag");
+      if (whole.status !== 200 || eTag === undefined) {
+        res.writeHead(whole.status, whole.headers).end();
+        return;
+      }
+      if (typeof ifMatch === "string" && ifMatch.replace(/"/g, "") !== eTag.replace(/"/g, "")) return s3Error(res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", url);
+      const part = await upstreamHead(url, rest);
+      if (part.status !== 200 || header(part.headers, "x-amz-mp-parts-count") === undefined) {
+        res.writeHead(part.status, part.headers).end();
+        return;
+      }
+      res.writeHead(206, { ...part.headers, etag: eTag }).end();
+    } catch (error) {
+      problem(`HEAD ${url} failed: ${(error as Error).message}`);
+      if (!res.headersSent) s3Error(res, 500, "InternalError", (error as Error).message, url);
+    }
+  };
+
   const readAll = async (stream: NodeJS.ReadableStream): Promise<Buffer> => {
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
@@ -396,6 +450,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     }
     const body: NodeJS.ReadableStream = chunked ? req.pipe(new AwsChunkedDecoder()) : req;
 
+    if (backend.kind === "moto" && req.method === "HEAD" && operation.type === "other" && isPartHead(url)) return motoPartHead(req, res, headers);
     if (s3rver && operation.type === "acl") return answerAcl(req, res, s3rver, operation);
     if (s3rver && operation.type === "upload-part-copy") return uploadPartCopy(req, res, s3rver, operation);
 
