@@ -186,7 +186,8 @@ export async function processBatch(event: Record<string, any>, requestId: string
   const invocation = parseBatchInvocation(event);
   const now = (runtime.now ?? (() => new Date()))();
   const deadline = options.deadline ?? Infinity;
-  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps), () => Date.now() >= deadline);
+  // A task whose object outlasts the invocation continues in further ones (answered Succeeded, "continued").
+  const response = await answerBatch(invocation, (change) => indexChange(change, { requestId, now }, deps, continuationHooks(runtime, requestId, deadline)), () => Date.now() >= deadline);
   for (const result of response.results) {
     const task = invocation.tasks.find((t) => t.taskId === result.taskId);
     const level = result.resultCode === "Succeeded" ? "info" : result.resultCode === "TemporaryFailure" ? "warn" : "error";

@@ -89,7 +89,7 @@ export interface ContinuationHooks {
 
 export async function indexChange(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, hooks?: ContinuationHooks): Promise<ChangeResult> {
   const repairs: Repairs = [];
-  const result = change.kind === "created" ? await indexCreate(change, ctx, deps, repairs, hooks) : await indexRemoval(change, ctx, deps, repairs);
+  const result = change.kind === "created" ? await indexCreate(change, ctx, deps, repairs, hooks) : await indexRemoval(change, ctx, deps, repairs, hooks);
   return repairs.length > 0 ? { ...result, repairs } : result;
 }
 
@@ -205,7 +205,7 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
   return { outcome: decision === "apply" ? "indexed" : decision, record };
 }
 
-async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs): Promise<ChangeResult> {
+async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: IndexerDeps, repairs: Repairs, hooks?: ContinuationHooks): Promise<ChangeResult> {
   if (deletesVersion(change)) await removeVersion(change, ctx, deps, repairs);
 
   if (removalPlan(change) === "tombstone") {
@@ -221,6 +221,10 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
     let record: IndexRecord;
     if (!served.exists) {
       record = deletedRecord(change, ctx, served.deleteMarker ?? change.removal === "delete-marker");
+    } else if (hooks && served.size > hooks.partSize) {
+      // A version made current again that may outlast this invocation: read as a create of that version,
+      // under the removal's event, so that its read can continue in further invocations like any create's.
+      return indexCreate(restorationOf(change, served), ctx, deps, repairs, hooks);
     } else {
       let verified;
       try {
@@ -252,6 +256,15 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
     return { outcome: unchanged ? "version-removed" : "restored", record };
   }
   throw new ConflictError(`s3://${change.bucket}/${change.key} changed under every attempt to read what S3 serves after ${change.eventName}`);
+}
+
+/**
+ * The version S3 serves again after a removal, as a change to index like a create: the removal's event
+ * (name, time, sequencer) with the served version's id, ETag and size. Pure.
+ */
+export function restorationOf(change: ObjectChange, served: { versionId?: string; eTag?: string; size?: number }): ObjectChange {
+  const { removal: _removal, ...event } = change;
+  return { ...event, kind: "created", versionId: served.versionId, eTag: served.eTag, size: served.size };
 }
 
 /** The unversioned content a record holds, whose entry exists while it is current. */

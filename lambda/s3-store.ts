@@ -1,7 +1,7 @@
 /**
  * The S3 implementations of the function's I/O (see ports.ts).
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
   GetObjectAttributesCommand,
@@ -93,6 +93,27 @@ export async function* withIdleTimeout(body: Readable, idleMs: number, where: st
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The first `n` bytes of a body, as a stream; the body is destroyed once they were taken (or on error). */
+export function firstBytesOf(body: Readable, n: number): Readable {
+  async function* take(): AsyncGenerator<Uint8Array> {
+    let left = n;
+    try {
+      for await (const chunk of body) {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
+        if (bytes.length >= left) {
+          yield bytes.subarray(0, left);
+          return;
+        }
+        left -= bytes.length;
+        yield bytes;
+      }
+    } finally {
+      body.destroy();
+    }
+  }
+  return Readable.from(take());
 }
 
 /** An ETag as HTTP requires it in If-Match: a quoted entity-tag (S3 and strict servers refuse a bare one). */
@@ -334,6 +355,12 @@ export class S3ObjectReader implements ObjectReader {
       ...(object.LastModified !== undefined ? { lastModified: object.LastModified.toISOString() } : {}),
       stored,
     };
+    if (total === undefined && object.ContentLength !== undefined && object.ContentLength > this.settings.partSize) {
+      // The size was not known before the GET (a Batch Operations task; a server that ignored Range): the
+      // body's first part serves as part 1 and the rest is read in parts, in parallel and, with a deadline,
+      // able to continue in further invocations.
+      return this.readParts(request, checkpoint, where, firstBytesOf(body, this.settings.partSize));
+    }
     if (total === undefined) {
       // One GET: the whole object in one stream.
       let digest;

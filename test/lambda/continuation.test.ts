@@ -5,13 +5,14 @@
  * Duplicated and retried continuations change nothing.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimDecision, Continuations, type ContinuationEvent, type Invoker } from "../../lambda/continuation";
-import { processEvent, type Runtime } from "../../lambda/handler";
+import { BACKFILL_EVENT_NAME } from "../../lambda/backfill";
+import { processBatch, processEvent, type Runtime } from "../../lambda/handler";
 import { indexKeys } from "../../lambda/index-keys";
 import type { Logger } from "../../lambda/log";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
@@ -20,6 +21,7 @@ import { startMotoServer, type MotoServer } from "../support/moto-server";
 import { tempDir } from "../support/temp";
 
 const SOURCE = "cix-cont-source";
+const VERSIONED = "cix-cont-versioned";
 const INDEX = "cix-cont-index";
 const PART = 256 * 1024;
 const keys = indexKeys("index/");
@@ -29,7 +31,8 @@ let s3: { client: S3Client };
 beforeAll(async () => {
   moto = await startMotoServer();
   s3 = { client: new S3Client({ ...moto.clientConfig, requestChecksumCalculation: "WHEN_SUPPORTED" }) };
-  for (const Bucket of [SOURCE, INDEX]) await s3.client.send(new CreateBucketCommand({ Bucket }));
+  for (const Bucket of [SOURCE, INDEX, VERSIONED]) await s3.client.send(new CreateBucketCommand({ Bucket }));
+  await s3.client.send(new PutBucketVersioningCommand({ Bucket: VERSIONED, VersioningConfiguration: { Status: "Enabled" } }));
 }, 60_000);
 afterAll(async () => {
   s3?.client.destroy();
@@ -180,5 +183,49 @@ describe("claims on a step", () => {
     expect(claimDecision({ attemptId: "a", leaseUntil: 200 }, "b", 100)).toBe("busy");
     expect(claimDecision({ attemptId: "a", leaseUntil: 200 }, "b", 200)).toBe("take-over");
     expect(claimDecision({ attemptId: "a", leaseUntil: 0 }, "b", 100)).toBe("take-over");
+  });
+});
+
+/** Runs the queued continuations, each with a tiny budget, until none is left; returns how many ran. */
+async function drain(queue: ContinuationEvent[], runtime: Runtime, prefix: string): Promise<number> {
+  let invocations = 0;
+  for (; queue.length > 0 && invocations < 200; invocations++) await processEvent(queue.shift(), `${prefix}-${invocations + 1}`, runtime, budget());
+  expect(queue).toEqual([]);
+  return invocations;
+}
+
+describe("reads that continue beyond object creations", () => {
+  it("a Batch Operations task on a large object is answered Succeeded (continued) and its chain records sha256sum's SHA-256", async () => {
+    const { sha256sum } = await upload("incoming/batch-huge.bin", 12 * PART + 99, "0000000000000000B1");
+    const logs: any[] = [];
+    const { queue, invoker } = queueInvoker();
+    const runtime = runtimeWith(invoker, logs);
+    const invocation = { invocationSchemaVersion: "2.0", invocationId: "job-1", job: { id: "j" }, tasks: [{ taskId: "t1", s3Bucket: SOURCE, s3Key: "incoming/batch-huge.bin" }] };
+    const response = await processBatch(invocation, "batch-0", runtime, budget());
+    expect(response.results).toEqual([{ taskId: "t1", resultCode: "Succeeded", resultString: expect.stringMatching(/^continued/) }]);
+    expect(await drain(queue, runtime, "batch")).toBeGreaterThanOrEqual(3);
+    const record = await runtime.deps.store.get(keys.current(SOURCE, "incoming/batch-huge.bin"), JSON.parse);
+    expect(record?.value).toMatchObject({ state: "present", sha256: sha256sum, eventName: BACKFILL_EVENT_NAME });
+  });
+
+  it("a large version made current again by a versioned delete continues, and the key ends on it with sha256sum's SHA-256", async () => {
+    const key = "incoming/restored-huge.bin";
+    const older = randomBytes(12 * PART + 5);
+    const v1 = await s3.client.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: older }));
+    const v2 = await s3.client.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: "newer" }));
+    const logs: any[] = [];
+    const { queue, invoker } = queueInvoker();
+    const runtime = runtimeWith(invoker, logs);
+    const created = s3Event({ eventName: "ObjectCreated:Put", bucket: VERSIONED, key, size: 5, eTag: v2.ETag!.replace(/"/g, ""), versionId: v2.VersionId, sequencer: "0000000000000000C1" });
+    await processEvent(created, "restore-0", runtime, budget());
+    // Deleting the current version makes the older one current again.
+    await s3.client.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: key, VersionId: v2.VersionId }));
+    const removed = s3Event({ eventName: "ObjectRemoved:Delete", bucket: VERSIONED, key, versionId: v2.VersionId, sequencer: "0000000000000000C2" });
+    await processEvent(removed, "restore-1", runtime, budget());
+    expect(logs.filter((l) => l.outcome === "continued").length).toBeGreaterThanOrEqual(1);
+    expect(await drain(queue, runtime, "restore")).toBeGreaterThanOrEqual(2);
+    const record = await runtime.deps.store.get(keys.current(VERSIONED, key), JSON.parse);
+    const sha = createHash("sha256").update(older).digest("hex");
+    expect(record?.value).toMatchObject({ state: "present", versionId: v1.VersionId, sha256: sha, sequencer: "0000000000000000C2" });
   });
 });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ObjectReplacedError } from "../../lambda/errors";
 import { isSuspended } from "../../lambda/ports";
 import { contentRangeProblem, digestEngineFor, shouldSuspend } from "../../lambda/ranged-read";
-import { S3ObjectReader } from "../../lambda/s3-store";
+import { firstBytesOf, S3ObjectReader } from "../../lambda/s3-store";
+import { Readable } from "node:stream";
 import { startS3Server, type S3TestServer } from "../support/s3-server";
 
 const BUCKET = "cix-ranged";
@@ -51,6 +52,19 @@ describe("reading an object in parts", () => {
     expect(Buffer.from(read.computed.verifying!.value!, "base64").toString("hex")).toBe(put.ETag!.replace(/"/g, ""));
     expect(ranges).toHaveLength(Math.ceil(body.length / (64 * 1024)));
     expect(ranges[0]).toBe(`bytes=0-${64 * 1024 - 1}`);
+  });
+
+  it("reads an object of unknown size (a Batch Operations task) in parts once its GET shows it is larger than one", async () => {
+    const body = randomBytes(200_000 + 17);
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "unknown-size.bin", Body: body }));
+    const ranges = counting(s3.client);
+    const reader = new S3ObjectReader(s3.client, undefined, { partSize: 64 * 1024, concurrency: 3 });
+    const read = await reader.read({ bucket: BUCKET, key: "unknown-size.bin" });
+    expect(read.computed.sha256Hex).toBe(sha256(body));
+    expect(read.size).toBe(body.length);
+    // The whole GET's first part is part 1; parts 2 … 4 are Range GETs.
+    expect(ranges).toEqual([undefined, `bytes=${64 * 1024}-${2 * 64 * 1024 - 1}`, `bytes=${2 * 64 * 1024}-${3 * 64 * 1024 - 1}`, `bytes=${3 * 64 * 1024}-${body.length - 1}`]);
+    expect(Buffer.from(read.computed.verifying!.value!, "base64").toString("hex")).toBe(createHash("md5").update(body).digest("hex"));
   });
 
   it("reads an object no larger than one part with one GET and no Range", async () => {
@@ -101,6 +115,14 @@ describe("reading an object in parts", () => {
 });
 
 describe("the decisions of a ranged read", () => {
+  it("takes a body's first bytes, splitting the chunk that crosses the limit, and closes the body", async () => {
+    const body = Readable.from([Buffer.from("abcd"), Buffer.from("efgh"), Buffer.from("ijkl")]);
+    const taken: Buffer[] = [];
+    for await (const chunk of firstBytesOf(body, 6)) taken.push(Buffer.from(chunk as Uint8Array));
+    expect(Buffer.concat(taken).toString()).toBe("abcdef");
+    expect(body.destroyed).toBe(true);
+  });
+
   it("accepts exactly the bytes asked for, out of the object's size", () => {
     expect(contentRangeProblem("bytes 0-9/100", 10, 0, 9, 100)).toBeUndefined();
     expect(contentRangeProblem("bytes 0-9/101", 10, 0, 9, 100)).toMatch(/101 bytes/);
