@@ -25,7 +25,7 @@ import {
   type S3StoredPart,
 } from "./checksums";
 import { DEFAULT_READ } from "./contract";
-import { IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
+import { DeadlineError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { Digest, digestStream, type StreamDigest } from "./hashing";
 import { contentRangeProblem, contentRangeTotal, digestEngineFor, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
 import { InvocationRetryStrategy } from "./retry";
@@ -217,18 +217,26 @@ const PART_HEADS_IN_FLIGHT = 8;
  */
 export const MAX_PART_HEADS = 1_000;
 
-/** `work(0 … count-1)`, `inFlight` at a time, results in order. */
-async function inBatches<T>(count: number, inFlight: number, work: (index: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(count);
+/** `work(0 … count-1)`, `inFlight` at a time, results in order; none started once `keepGoing` says no (undefined then). */
+async function inBatches<T>(count: number, inFlight: number, work: (index: number) => Promise<T>, keepGoing: () => boolean = () => true): Promise<Array<T | undefined>> {
+  const results = new Array<T | undefined>(count).fill(undefined);
   let next = 0;
   const worker = async () => {
-    while (next < count) {
+    while (next < count && keepGoing()) {
       const index = next++;
       results[index] = await work(index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
   return results;
+}
+
+/** Part sizes a read starts with, when they are already known: the sizes, or why they cannot be. */
+type KnownParts = { readonly sizes: readonly number[] } | { readonly unknown: string };
+
+/** A request pinned to what was read: the ETag, and the version when there is one. */
+function pinnedTo(request: ObjectReadRequest, eTag: string, versionId: string | undefined): ObjectReadRequest {
+  return { ...request, ifMatch: eTag, ...(request.versionId ?? versionId ? { versionId: request.versionId ?? versionId } : {}) };
 }
 
 /** How objects are read: one GET up to `partSize` bytes, parallel Range GETs of `partSize` above. */
@@ -287,15 +295,22 @@ export class S3ObjectReader implements ObjectReader {
     const confirmed = { ...read.stored, partSizesInferred: undefined };
     if (compareS3Checksum(confirmed, read.computed).verification !== "mismatch") return read;
     // Asked whatever the count (S3 allows 10,000 parts): only a disagreement pays for this.
-    const sizes = await this.everyPartSize(request, read.versionId, read.eTag, read.stored.parts!.length, read.size, where, Infinity);
-    if (!Array.isArray(sizes)) return { ...read, stored: { ...read.stored, partSizesUnknown: sizes.problem } };
+    const sizes = await this.everyPartSize(request, read.versionId, read.eTag, read.stored.parts!.length, read.size, where, Infinity, request.stopAt);
+    if (!Array.isArray(sizes)) {
+      // Bytes that a check could still refute are not recorded: the event (or continuation) is retried.
+      if (sizes.deadline) throw new DeadlineError(`${where}: its ETag disagrees under inferred part sizes, and ${sizes.problem}: nothing is recorded`);
+      return { ...read, stored: { ...read.stored, partSizesUnknown: sizes.problem } };
+    }
     if (sizes.every((size, i) => size === read.stored.parts![i].size)) return { ...read, stored: confirmed };
-    if (request.resume) return read;
-    return this.readOnce({ ...request, ifMatch: read.eTag, ...(read.versionId ? { versionId: read.versionId } : {}) }, where, sizes);
+    // Read again, from byte 0, with the true sizes (a continued read too: its saved digest used the wrong ones).
+    return this.readOnce(pinnedTo({ ...request, resume: undefined }, read.eTag, read.versionId), where, { sizes });
   }
 
-  /** The first read of an object; `partSizes`, when known, are its parts' sizes (else asked as needed). */
-  private async readOnce(request: ObjectReadRequest, where: string, partSizes: readonly number[] | undefined): Promise<ObjectRead | SuspendedRead> {
+  /**
+   * The first read of an object. `known` parts, when given, are used as they are (sizes, or why they are
+   * unknown); else they are asked as needed.
+   */
+  private async readOnce(request: ObjectReadRequest, where: string, known?: KnownParts): Promise<ObjectRead | SuspendedRead> {
     // An object larger than one part (by the event's size) is read in parts: the first GET asks for part 1.
     const ranged = request.expectedSize !== undefined && request.expectedSize > this.settings.partSize;
     const target = {
@@ -331,15 +346,25 @@ export class S3ObjectReader implements ObjectReader {
         stored = { ...stored, size: total };
         if (checksumFields(object).value === undefined) stored = await this.storedByHead(request, versionId, eTag, total, where);
       }
-      if (partSizes !== undefined) {
-        stored = { ...stored, parts: partSizes.map((size) => ({ size })) };
+      if (known !== undefined) {
+        stored = "sizes" in known ? { ...stored, parts: known.sizes.map((size) => ({ size })) } : { ...stored, parts: [], partSizesUnknown: known.unknown };
       } else if (needsObjectParts(stored)) {
         // A composite checksum or a multipart ETag is checked part by part: the part sizes must be known
         // before the body is read (it waits, unread, meanwhile).
         stored = await this.withParts(stored, request, versionId, where);
         // GetObjectAttributes lists parts only for uploads with checksums: a multipart ETag's part sizes
         // then come from HEAD ?partNumber=n.
-        if (needsPartSizesByHead(stored)) stored = await this.withPartSizesByHead(stored, request, versionId, eTag, where);
+        if (needsPartSizesByHead(stored)) {
+          const byHead = await this.withPartSizesByHead(stored, request, versionId, eTag, where);
+          if (byHead === "ask-every-part") {
+            // Parts of differing sizes: asked one by one without a GET waiting (its idle timeout would end
+            // it), then read again, pinned, with what they said.
+            body.destroy();
+            const sizes = await this.everyPartSize(request, versionId, eTag, multipartETagParts(eTag)!, stored.size!, where, MAX_PART_HEADS, request.stopAt);
+            return await this.readOnce(pinnedTo(request, eTag, versionId), where, Array.isArray(sizes) ? { sizes } : { unknown: sizes.problem });
+          }
+          stored = byHead;
+        }
       }
     } catch (error) {
       body.destroy();
@@ -563,11 +588,17 @@ export class S3ObjectReader implements ObjectReader {
    * The part sizes of a multipart upload without checksums, from `HEAD ?partNumber=n`: the first and last
    * part, and when all but the last have the first's size (every common client's way), the rest inferred
    * (`partSizesInferred` from 3 parts on; a mismatch is then confirmed by `confirmInferredParts`). Parts of
-   * differing sizes are asked one by one, up to MAX_PART_HEADS. S3's answers are advisory: one that is not
+   * differing sizes are to be asked one by one ("ask-every-part"), up to MAX_PART_HEADS. S3's answers are advisory: one that is not
    * in S3's documented shape leaves the ETag unchecked, with the reason, and never fails the read (the
    * GET pinned to the version or ETag already detects a replaced object).
    */
-  private async withPartSizesByHead(stored: S3StoredChecksum, request: ObjectReadRequest, versionId: string | undefined, eTag: string, where: string): Promise<S3StoredChecksum> {
+  private async withPartSizesByHead(
+    stored: S3StoredChecksum,
+    request: ObjectReadRequest,
+    versionId: string | undefined,
+    eTag: string,
+    where: string,
+  ): Promise<S3StoredChecksum | "ask-every-part"> {
     const count = multipartETagParts(eTag);
     const size = stored.size;
     if (count === undefined || size === undefined) return stored;
@@ -580,11 +611,13 @@ export class S3ObjectReader implements ObjectReader {
     if (uniform !== undefined && (last.start === undefined || last.start === size - last.size)) {
       return { ...stored, parts: uniform.map((s) => ({ size: s })), ...(count > 2 ? { partSizesInferred: true } : {}) };
     }
-    const sizes = await this.everyPartSize(request, versionId, eTag, count, size, where, MAX_PART_HEADS);
-    return Array.isArray(sizes) ? { ...stored, parts: sizes.map((s) => ({ size: s })) } : unknown(sizes.problem);
+    return "ask-every-part";
   }
 
-  /** Every part's size, asked one by one (PART_HEADS_IN_FLIGHT at a time) up to `limit` parts, or why they cannot be known. */
+  /**
+   * Every part's size, asked one by one (PART_HEADS_IN_FLIGHT at a time) up to `limit` parts and, given a
+   * deadline, no HEAD started after it; or why they cannot be known (`deadline`: time ran out).
+   */
   private async everyPartSize(
     request: ObjectReadRequest,
     versionId: string | undefined,
@@ -593,11 +626,15 @@ export class S3ObjectReader implements ObjectReader {
     size: number,
     where: string,
     limit: number,
-  ): Promise<number[] | { problem: string }> {
+    stopAt?: number,
+  ): Promise<number[] | { problem: string; deadline?: true }> {
     if (count > limit) return { problem: `${where} has ${count} parts of differing sizes, more than the ${limit} the reader asks one by one before reading` };
-    const parts = await inBatches(count, PART_HEADS_IN_FLIGHT, (i) => this.partByHead(request, versionId, eTag, count, size, i + 1));
+    const inTime = () => stopAt === undefined || Date.now() < stopAt;
+    const parts = await inBatches(count, PART_HEADS_IN_FLIGHT, (i) => this.partByHead(request, versionId, eTag, count, size, i + 1), inTime);
+    const asked = parts.filter((p) => p !== undefined).length;
+    if (asked < count) return { problem: `only ${asked} of its ${count} part sizes were asked before the deadline`, deadline: true };
     let offset = 0;
-    for (const [i, part] of parts.entries()) {
+    for (const [i, part] of (parts as Array<{ size: number; start?: number } | { problem: string }>).entries()) {
       if ("problem" in part) return part;
       if (part.start !== undefined && part.start !== offset) return { problem: `HEAD ?partNumber=${i + 1} answered bytes from ${part.start}, the parts before it end at ${offset}` };
       offset += part.size;

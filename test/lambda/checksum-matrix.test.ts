@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareS3Checksum, type DigestAlgorithm } from "../../lambda/checksums";
-import { ObjectReplacedError } from "../../lambda/errors";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { DeadlineError, ObjectReplacedError } from "../../lambda/errors";
+import { isSuspended } from "../../lambda/ports";
 import { MAX_PART_HEADS, S3ObjectReader } from "../../lambda/s3-store";
 import { compositeChecksum, flipped, fullObjectChecksum, partsOf, s3ETag } from "../support/s3-checksums";
 import { startS3Stub, type S3Stub, type StubObject } from "../support/s3-stub-server";
@@ -124,6 +126,19 @@ describe("how the reader learns what S3 stored", () => {
   });
 });
 
+/** Part HEADs that take `ms` each, as S3's round trips do. */
+function slowPartHeads(client: S3Client, ms: number): S3Client {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { method?: string; query?: Record<string, unknown> };
+      if (request.method === "HEAD" && request.query?.partNumber !== undefined) await new Promise((r) => setTimeout(r, ms));
+      return next(args);
+    },
+    { step: "finalizeRequest", name: "slowPartHeads" },
+  );
+  return client;
+}
+
 /** A body cut into parts of the given sizes, filled deterministically. */
 function partsOfSizes(sizes: readonly number[]): { body: Buffer; parts: Buffer[] } {
   const whole = Buffer.alloc(sizes.reduce((a, b) => a + b, 0));
@@ -201,6 +216,40 @@ describe("a multipart ETag without checksums: part sizes from HEAD ?partNumber=n
     const { check, partHeads } = await verifyUpload("mpu/many-corrupted", await uploadWithoutChecksums(sizes, 100));
     expect(check).toMatchObject({ verification: "mismatch", parts: sizes.length });
     expect(partHeads).toHaveLength(2 + sizes.length);
+  });
+
+  it("asks the sizes of parts of differing sizes without a GET left waiting, then reads them in a new pinned GET", async () => {
+    const object = await uploadWithoutChecksums([4 * K, 9 * K, 1 * K, 3 * K]);
+    stub.objects.set("src/mpu/order", object);
+    stub.requests.length = 0;
+    await reader.read({ bucket: "src", key: "mpu/order", ifMatch: object.eTag, expectedSize: object.body.length });
+    const order = stub.requests.filter((r) => !r.query.has("attributes")).map((r) => (r.method === "HEAD" ? `HEAD ${r.query.get("partNumber")}` : `GET ${r.headers["if-match"]}`));
+    expect(order).toEqual([`GET "${object.eTag}"`, "HEAD 1", "HEAD 4", "HEAD 1", "HEAD 2", "HEAD 3", "HEAD 4", `GET "${object.eTag}"`]);
+  });
+
+  it("fails, recording nothing, when a disagreement under inferred sizes cannot be confirmed before the deadline", async () => {
+    const sizes = [...Array<number>(300).fill(3), 1];
+    stub.objects.set("src/mpu/deadline", await uploadWithoutChecksums(sizes, 100));
+    const slow = new S3ObjectReader(slowPartHeads(stub.client, 5), undefined, { partSize: 64 * 1024, concurrency: 2 });
+    stub.requests.length = 0;
+    const stopAt = Date.now() + 150;
+    await expect(slow.readUntil({ bucket: "src", key: "mpu/deadline", expectedSize: 901, stopAt })).rejects.toThrow(DeadlineError);
+    const heads = stub.requests.filter((r) => r.method === "HEAD").length;
+    expect(heads).toBeLessThan(2 + sizes.length);
+    stub.client.middlewareStack.remove("slowPartHeads");
+  });
+
+  it("reads a continued read again with the true sizes: corruption of parts of differing sizes is a mismatch, intact bytes a match", async () => {
+    const ranged = new S3ObjectReader(stub.client, undefined, { partSize: 2 * K, concurrency: 1 });
+    for (const [name, corruptAt, verification] of [["corrupted", 12 * K, "mismatch"], ["intact", undefined, "match"]] as const) {
+      stub.objects.set(`src/mpu/continued-${name}`, await uploadWithoutChecksums([5 * K, 6 * K, 4 * K, 3 * K], corruptAt));
+      const first = await ranged.readUntil({ bucket: "src", key: `mpu/continued-${name}`, expectedSize: 18 * K, stopAt: Date.now() - 1 });
+      if (!isSuspended(first)) throw new Error("the first invocation's read did not stop");
+      expect(first.checkpoint.stored.partSizesInferred).toBe(true);
+      const rest = await ranged.readUntil({ bucket: "src", key: `mpu/continued-${name}`, expectedSize: 18 * K, resume: JSON.parse(JSON.stringify(first.checkpoint)) });
+      if (isSuspended(rest)) throw new Error("the continued read stopped");
+      expect(compareS3Checksum(rest.stored, rest.computed), name).toMatchObject({ verification });
+    }
   });
 
   it("does not ask more than MAX_PART_HEADS parts of differing sizes one by one before the read", async () => {

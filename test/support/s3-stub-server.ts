@@ -1,5 +1,5 @@
 /**
- * A small S3 on loopback that answers GetObject, GetObjectAttributes and HeadObject (with `partNumber`) in
+ * A small S3 on loopback that answers GetObject (whole or Range), GetObjectAttributes and HeadObject (with `partNumber`) in
  * the shapes S3's API reference documents, for what local servers do not do faithfully (moto: composite
  * checksums without their "-N" suffix or type, a GetObjectAttributes date the JS SDK cannot parse, a part
  * HEAD that answers the part's own ETag). Each object says what S3 stored
@@ -134,6 +134,18 @@ function handle(objects: Map<string, StubObject>, requests: StubRequest[], req: 
   if (req.headers["x-amz-checksum-mode"] === "ENABLED") {
     for (const [alg, value] of Object.entries(object.checksum ?? {})) headers[`x-amz-checksum-${alg}`] = value;
     if (object.checksum && object.checksumType) headers["x-amz-checksum-type"] = object.checksumType;
+  }
+  // A Range GET: 206 with the slice, as S3 answers it (and without stored checksums, which S3 sends for
+  // whole-object GETs only).
+  const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ""));
+  if (range && req.method === "GET") {
+    const start = Number(range[1]);
+    const end = Math.min(Number(range[2]), object.body.length - 1);
+    for (const name of Object.keys(headers)) if (name.startsWith("x-amz-checksum-")) delete headers[name];
+    res
+      .writeHead(206, { ...headers, "content-length": String(end - start + 1), "content-range": `bytes ${start}-${end}/${object.body.length}` })
+      .end(object.body.subarray(start, end + 1));
+    return;
   }
   res.writeHead(200, headers).end(req.method === "HEAD" ? undefined : object.body);
 }
