@@ -13,6 +13,7 @@
  * - the record is written by the indexer's usual conditional writes, so a second completion is a
  *   `duplicate`; the chain's `done` document then stops any late continuation.
  */
+import { CONTINUATIONS_FOLDER } from "./contract";
 import { createHash } from "node:crypto";
 import { ContinuationError } from "./errors";
 import type { ObjectChange } from "./event";
@@ -68,7 +69,7 @@ export function chainId(change: ObjectChange, readAttempt: number): string {
 
 /** Where a chain's documents live, under the index prefix. */
 export function continuationKeys(indexPrefix: string, chain: string) {
-  const base = `${indexPrefix}continuations/${chain}/`;
+  const base = `${indexPrefix}${CONTINUATIONS_FOLDER}${chain}/`;
   const n = (step: number) => String(step).padStart(6, "0");
   return {
     step: (step: number) => `${base}${n(step)}.json`,

@@ -68,6 +68,12 @@ export const DEFAULT_INDEX_PREFIX = "index/";
 export const INDEX_RECORD_SUFFIX = ".json";
 
 /**
+ * Under the index prefix, the state of reads that continue across invocations (continuation.ts): step
+ * documents, claims and each chain's `done` marker. The stack expires what is left there (bucket-lifecycle.ts).
+ */
+export const CONTINUATIONS_FOLDER = "continuations/";
+
+/**
  * The function's entry: its source file (relative to the project root), the name of the bundled file
  * (`<file>.js` inside the zip) and the exported function Lambda calls.
  */

@@ -9,6 +9,7 @@ import { EventBridgeTrigger } from "./constructs/eventbridge-trigger";
 import { IndexerFunction } from "./constructs/indexer-function";
 import { SecureBucket } from "./constructs/secure-bucket";
 import { resolvePipeline, type ChecksumIndexStackProps, type Pipeline, type ResolvedBackend } from "./pipeline";
+import { CONTINUATIONS_FOLDER } from "../lambda/contract";
 
 export type {
   BackendProps,
@@ -85,6 +86,7 @@ export class ChecksumIndexStack extends TerraformStack {
         bucket: this.indexBucket.bucket.id,
         abortIncompleteMultipartUploadDays: lifecycle.abortIncompleteMultipartUploadDays,
         noncurrentVersionExpirationDays: lifecycle.noncurrentIndexVersionDays ?? 30,
+        expirePrefix: { prefix: `${index.prefix}${CONTINUATIONS_FOLDER}`, days: lifecycle.continuationStateDays ?? 15 },
         dependsOn: this.indexBucket.versioning ? [this.indexBucket.versioning] : undefined,
       });
     }

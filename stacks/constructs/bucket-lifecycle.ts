@@ -20,6 +20,13 @@ export interface LifecycleProps {
    *   source's versions, your data, are never expired by the stack)
    */
   readonly noncurrentIndexVersionDays?: number;
+  /**
+   * Days after which the index bucket's continuation state expires (`<index prefix>continuations/`: the
+   * step documents of reads that failed for good, and each finished chain's small `done` marker). 1–3650.
+   * @default 15: one day longer than the failure queue keeps a failed continuation (14 days at most), so a
+   *   continuation replayed from it still finds its step; S3 stops redelivering an event within hours
+   */
+  readonly continuationStateDays?: number;
 }
 
 export interface BucketLifecycleProps {
@@ -37,6 +44,11 @@ export interface BucketLifecycleProps {
    * @default undefined: versions are kept (set it for the index: see IndexBucketProps.noncurrentVersionExpirationDays)
    */
   readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Objects under this prefix expire after this many days (the index's continuation state). 1–3650.
+   * @default undefined: nothing expires
+   */
+  readonly expirePrefix?: { readonly prefix: string; readonly days: number };
   /** Resources the rules must wait for (the bucket's versioning configuration). @default [] */
   readonly dependsOn?: ITerraformDependable[];
 }
@@ -75,6 +87,15 @@ export class BucketLifecycle extends Construct {
         status: "Enabled",
         filter: [{}],
         noncurrentVersionExpiration: [{ noncurrentDays: this.noncurrentVersionExpirationDays }],
+      });
+    }
+    if (props.expirePrefix !== undefined) {
+      validateIntegerRange(`${id}: expirePrefix.days`, props.expirePrefix.days, 1, 3650, "days");
+      rules.push({
+        id: "expire-continuation-state",
+        status: "Enabled",
+        filter: [{ prefix: props.expirePrefix.prefix }],
+        expiration: [{ days: props.expirePrefix.days }],
       });
     }
     this.configuration = new S3BucketLifecycleConfiguration(this, "rules", {

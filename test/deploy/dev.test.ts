@@ -171,13 +171,20 @@ describe("the dev stack, deployed with npx cdktf deploy", () => {
     expect(await readLogGroup(clients.logs, `/aws/lambda/${FUNCTION}`)).toMatchObject({ retentionInDays: 14 });
   });
 
-  it("aborts incomplete multipart uploads on both buckets and expires replaced index versions", async () => {
+  it("aborts incomplete multipart uploads on both buckets, expires replaced index versions and continuation state", async () => {
     const rules = async (bucket: string) =>
-      (await readBucket(clients.s3, bucket)).lifecycle.map((r) => [r.ID, r.Status, r.AbortIncompleteMultipartUpload?.DaysAfterInitiation, r.NoncurrentVersionExpiration?.NoncurrentDays]);
+      (await readBucket(clients.s3, bucket)).lifecycle.map((r) => [
+        r.ID,
+        r.Status,
+        r.AbortIncompleteMultipartUpload?.DaysAfterInitiation,
+        r.NoncurrentVersionExpiration?.NoncurrentDays,
+        ...(r.Expiration ? [r.Expiration.Days, r.Filter?.Prefix] : []),
+      ]);
     expect(await rules(SOURCE)).toEqual([["abort-incomplete-multipart-uploads", "Enabled", 7, undefined]]);
     expect(await rules(INDEX)).toEqual([
       ["abort-incomplete-multipart-uploads", "Enabled", 7, undefined],
       ["expire-noncurrent-versions", "Enabled", undefined, 30],
+      ["expire-continuation-state", "Enabled", undefined, undefined, 15, "index/continuations/"],
     ]);
   });
 

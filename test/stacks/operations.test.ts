@@ -69,7 +69,7 @@ describe("lifecycle rules", () => {
   const rules = (s: ReturnType<typeof synthStack>) =>
     Object.values(s.resources("aws_s3_bucket_lifecycle_configuration")).map((l: any) => ({ bucket: l.bucket, rules: l.rule }));
 
-  it("abort incomplete multipart uploads after 7 days on both buckets, and expire replaced index versions after 30", () => {
+  it("abort incomplete multipart uploads after 7 days on both buckets, expire replaced index versions after 30 and continuation state after 15", () => {
     const s = synthStack();
     const [source, index] = ["cix-test-source", "cix-test-index"].map((name) => `\${aws_s3_bucket.${idOf(s, "aws_s3_bucket", (b) => b.bucket === name)}.id}`);
     const found = rules(s);
@@ -80,19 +80,22 @@ describe("lifecycle rules", () => {
     expect(found.find((l) => l.bucket === index)!.rules).toEqual([
       { id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: [{}], abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }] },
       { id: "expire-noncurrent-versions", status: "Enabled", filter: [{}], noncurrent_version_expiration: [{ noncurrent_days: 30 }] },
+      { id: "expire-continuation-state", status: "Enabled", filter: [{ prefix: "index/continuations/" }], expiration: [{ days: 15 }] },
     ]);
   });
 
   it("take other periods, checked", () => {
-    const found = rules(synthStack({ lifecycle: { abortIncompleteMultipartUploadDays: 2, noncurrentIndexVersionDays: 365 } })).flatMap((l) => l.rules);
-    expect(found.map((r: any) => r.abort_incomplete_multipart_upload?.[0].days_after_initiation ?? r.noncurrent_version_expiration[0].noncurrent_days).sort()).toEqual([2, 2, 365]);
+    const found = rules(synthStack({ lifecycle: { abortIncompleteMultipartUploadDays: 2, noncurrentIndexVersionDays: 365, continuationStateDays: 40 } })).flatMap((l) => l.rules);
+    const days = (r: any) => r.abort_incomplete_multipart_upload?.[0].days_after_initiation ?? r.noncurrent_version_expiration?.[0].noncurrent_days ?? r.expiration[0].days;
+    expect(found.map(days).sort((a: number, b: number) => a - b)).toEqual([2, 2, 40, 365]);
     expect(() => synthStack({ lifecycle: { abortIncompleteMultipartUploadDays: 0 } })).toThrow(/abortIncompleteMultipartUploadDays/);
+    expect(() => synthStack({ lifecycle: { continuationStateDays: 0 } })).toThrow(/expirePrefix\.days/);
   });
 
   it("are written after versioning is on, and never on an existing source bucket", () => {
     const s = synthStack({ index: { versioned: true } });
     const versioning = idOf(s, "aws_s3_bucket_versioning", () => true);
-    const indexRules = Object.values(s.resources("aws_s3_bucket_lifecycle_configuration")).find((l: any) => l.rule.length === 2) as any;
+    const indexRules = Object.values(s.resources("aws_s3_bucket_lifecycle_configuration")).find((l: any) => l.rule.length === 3) as any;
     expect(indexRules.depends_on).toEqual([`aws_s3_bucket_versioning.${versioning}`]);
     const attached = synthStack({ existingSourceBucket: { name: "acme-uploads", versioned: false } });
     expect(rules(attached)).toHaveLength(1);
