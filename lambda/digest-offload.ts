@@ -201,6 +201,7 @@ export class OffloadedDigest implements RunningDigest {
 
   async finish(): Promise<StreamDigest> {
     if (this.failure) throw this.failure;
+    // A batch is started only while fewer than maxOutstanding are out, so the last one always has room.
     if (this.batch) this.send();
     const result = new Promise<Extract<FromDigestWorker, { type: "result" }>>((resolve, reject) => (this.result = { resolve, reject }));
     this.post({ type: "finish", job: this.job });

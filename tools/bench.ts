@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   );
   for (const line of lines) console.log(line);
   console.log("");
-  for (const line of await verifyingReport(streamSize, generated)) console.log(line);
+  for (const line of await verifyingReport(streamSize, generated, rounds)) console.log(line);
   console.log("");
   for (const line of coldStartReport(path.resolve(__dirname, ".."))) console.log(line);
 }
