@@ -15,7 +15,8 @@
  * - **One warm worker.** A pool keeps one idle worker between reads (a warm Lambda container reuses it)
  *   and terminates any other; idle workers are unref'd, so they never keep the process alive.
  *
- * Whether to use it is `useDigestWorker` (pure): only with a second vCPU, which in Lambda means memory.
+ * Whether to use it is `useDigestWorker` (pure): only with a second vCPU, which in Lambda means memory;
+ * and per read `offloads` (pure): the native engine, and objects larger than one batch.
  */
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
@@ -295,16 +296,34 @@ export class OffloadedDigest implements RunningDigest {
 }
 
 /**
- * The digest a read uses: on a worker thread when `offload` is given, the engine is native and there is
- * something to hash there; else the in-thread Digest (always for the resumable engine, whose state a
- * continuation saves synchronously).
+ * Whether a read hashes on the worker: with `offload`, the native engine, something for the worker to
+ * hash, and more bytes than one batch (`bytes`, when known): an object that fits in one batch reaches the
+ * worker only at its end, so nothing would overlap and the messages (and a first read's worker start)
+ * would only cost. The resumable engine stays in-thread: a continuation saves its state synchronously. Pure.
  */
-export async function startDigest(plan: DigestPlan | undefined, engine: DigestEngine, state: DigestState | undefined, offload: DigestOffload | undefined): Promise<RunningDigest> {
-  if (offload && engine === "native" && state === undefined && (plan !== undefined || offload.sha256OnWorker)) return OffloadedDigest.create(plan, offload);
+export function offloads(plan: DigestPlan | undefined, engine: DigestEngine, offload: DigestOffload | undefined, bytes?: number): offload is DigestOffload {
+  if (!offload || engine !== "native" || (plan === undefined && !offload.sha256OnWorker)) return false;
+  return bytes === undefined || bytes > (offload.batchBytes ?? BATCH_BYTES);
+}
+
+/** The digest a read of `bytes` (when known) uses: on a worker thread when `offloads` says so, else the in-thread Digest. */
+export async function startDigest(
+  plan: DigestPlan | undefined,
+  engine: DigestEngine,
+  state: DigestState | undefined,
+  offload: DigestOffload | undefined,
+  bytes?: number,
+): Promise<RunningDigest> {
+  if (state === undefined && offloads(plan, engine, offload, bytes)) return OffloadedDigest.create(plan, offload);
   return Digest.create(plan, engine, state);
 }
 
-/** digestStream (hashing.ts) with the hashing on a worker thread when `offload` is given. */
-export async function digestStreamWith(stream: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, plan: DigestPlan | undefined, offload: DigestOffload | undefined): Promise<StreamDigest> {
-  return feedDigest(stream, await startDigest(plan, "native", undefined, offload));
+/** digestStream (hashing.ts) with the hashing on a worker thread when `offloads` says so for `bytes` (when known). */
+export async function digestStreamWith(
+  stream: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  plan: DigestPlan | undefined,
+  offload: DigestOffload | undefined,
+  bytes?: number,
+): Promise<StreamDigest> {
+  return feedDigest(stream, await startDigest(plan, "native", undefined, offload, bytes));
 }

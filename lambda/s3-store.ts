@@ -264,7 +264,7 @@ export class S3ObjectReader implements ObjectReader {
       // One GET: the whole object in one stream.
       let digest;
       try {
-        digest = await digestStreamWith(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored), this.offload);
+        digest = await digestStreamWith(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored), this.offload, object.ContentLength);
       } catch (error) {
         if (error instanceof DigestWorkerError) throw error;
         throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
@@ -299,7 +299,7 @@ export class S3ObjectReader implements ObjectReader {
     const plan = digestPlanFor(checkpoint.stored);
     let digest: RunningDigest;
     try {
-      digest = await startDigest(plan, engine, checkpoint.digest, this.offload);
+      digest = await startDigest(plan, engine, checkpoint.digest, this.offload, checkpoint.size - checkpoint.offset);
     } catch (error) {
       firstBody?.destroy();
       throw new IntegrityError(`${where}: the saved digest cannot be resumed: ${(error as Error).message}`, { cause: error });

@@ -8,10 +8,12 @@ import { Worker } from "node:worker_threads";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DigestAlgorithm, DigestPlan } from "../../lambda/checksums";
 import {
+  BATCH_BYTES,
   digestStreamWith,
   DigestWorkerPool,
   LAMBDA_MB_PER_VCPU,
   OffloadedDigest,
+  offloads,
   spawnDigestWorker,
   useDigestWorker,
   type DigestWorkerPort,
@@ -174,6 +176,17 @@ describe("backpressure", () => {
 });
 
 describe("when reads hash on a worker thread", () => {
+  it("hashes on the worker only the native engine, with something to hash there, and more than one batch", () => {
+    const offload = { pool };
+    expect(offloads({ algorithm: "CRC64NVME" }, "native", offload)).toBe(true);
+    expect(offloads({ algorithm: "CRC64NVME" }, "native", offload, BATCH_BYTES + 1)).toBe(true);
+    expect(offloads({ algorithm: "CRC64NVME" }, "native", offload, BATCH_BYTES)).toBe(false);
+    expect(offloads({ algorithm: "CRC64NVME" }, "native", undefined, 10 * BATCH_BYTES)).toBe(false);
+    expect(offloads({ algorithm: "CRC64NVME" }, "resumable", offload, 10 * BATCH_BYTES)).toBe(false);
+    expect(offloads(undefined, "native", offload, 10 * BATCH_BYTES)).toBe(false);
+    expect(offloads(undefined, "native", { pool, sha256OnWorker: true }, 10 * BATCH_BYTES)).toBe(true);
+  });
+
   it.each([
     ["auto", { parallelism: 2 }, true],
     ["auto", { parallelism: 1 }, false],
