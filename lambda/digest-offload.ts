@@ -9,9 +9,10 @@
  * - **Bounded memory.** At most `maxOutstanding` (4) batches are with the worker unacknowledged; `update`
  *   returns a promise to wait on when the next batch would exceed that, so a read holds at most
  *   (maxOutstanding + 1) × batchBytes = 5 MiB for the worker, besides its own parts.
- * - **Fails, never hangs or lies.** A worker that crashes, exits or reports an error rejects the waiting
- *   update or finish with a DigestWorkerError (and every later call); the worker must account for every byte
- *   read, or finish fails. The worker is then dropped and the next read starts another.
+ * - **Fails, never hangs or lies.** A worker that crashes, exits, reports an error or stays silent for
+ *   WORKER_STALL_MS while the read waits on it rejects the waiting update or finish with a DigestWorkerError
+ *   (and every later call); the worker must account for every byte read, or finish fails. The worker is
+ *   then terminated and the next read starts another.
  * - **One warm worker.** A pool keeps one idle worker between reads (a warm Lambda container reuses it)
  *   and terminates any other; idle workers are unref'd, so they never keep the process alive.
  *
@@ -33,6 +34,11 @@ const MiB = 1024 * 1024;
 export const BATCH_BYTES = 1 * MiB;
 /** Batches with the worker, unacknowledged, at most: enough to keep it busy while the reader waits for bytes. */
 export const MAX_OUTSTANDING_BATCHES = 4;
+/**
+ * A worker that leaves the read waiting this long (for an acknowledgement or the result) is taken for hung:
+ * the read fails and the worker is terminated. As long as a silent S3 connection is allowed (S3_TIMEOUTS.idle).
+ */
+export const WORKER_STALL_MS = 15_000;
 /** Lambda gives a function one full vCPU at 1,769 MB of memory, in proportion below and above (6 at 10,240 MB). */
 export const LAMBDA_MB_PER_VCPU = 1769;
 
@@ -149,6 +155,8 @@ export interface DigestOffload {
   readonly batchBytes?: number;
   /** @default MAX_OUTSTANDING_BATCHES */
   readonly maxOutstanding?: number;
+  /** @default WORKER_STALL_MS */
+  readonly stallMs?: number;
 }
 
 let jobs = 0;
@@ -162,6 +170,7 @@ export class OffloadedDigest implements RunningDigest {
   private readonly worker: DigestWorkerPort;
   private readonly batchBytes: number;
   private readonly maxOutstanding: number;
+  private readonly stallMs: number;
   private batch: Uint8Array | undefined;
   private filled = 0;
   private readonly spare: ArrayBuffer[] = [];
@@ -179,6 +188,7 @@ export class OffloadedDigest implements RunningDigest {
   ) {
     this.batchBytes = options.batchBytes ?? BATCH_BYTES;
     this.maxOutstanding = Math.max(1, options.maxOutstanding ?? MAX_OUTSTANDING_BATCHES);
+    this.stallMs = options.stallMs ?? WORKER_STALL_MS;
     this.worker = pool.acquire();
     this.worker.on("message", this.onMessage);
     this.worker.on("error", this.onError);
@@ -206,7 +216,7 @@ export class OffloadedDigest implements RunningDigest {
     if (this.batch) this.send();
     const result = new Promise<Extract<FromDigestWorker, { type: "result" }>>((resolve, reject) => (this.result = { resolve, reject }));
     this.post({ type: "finish", job: this.job });
-    const done = await result;
+    const done = await this.watched(result, "no result");
     this.end(true);
     if (done.bytes !== this.bytes) throw new DigestWorkerError(`the digest worker hashed ${done.bytes} bytes of the ${this.bytes} read`);
     const sha256Hex = this.sha ? Buffer.from(this.sha.digest()).toString("hex") : done.sha256Hex;
@@ -238,8 +248,18 @@ export class OffloadedDigest implements RunningDigest {
 
   private async copyRest(data: Uint8Array, offset: number): Promise<void> {
     while (offset < data.length) {
-      await new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
+      await this.watched(new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject })), "no acknowledgement");
       offset = this.copy(data, offset);
+    }
+  }
+
+  /** `waiting`, failed (and the worker terminated) if the worker stays silent for stallMs. */
+  private async watched<T>(waiting: Promise<T>, what: string): Promise<T> {
+    const timer = setTimeout(() => this.fail(new DigestWorkerError(`the digest worker sent ${what} for ${this.stallMs} ms`)), this.stallMs);
+    try {
+      return await waiting;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -141,8 +141,8 @@ export interface FunctionSettings {
   readonly readConcurrency?: number;
   /**
    * Whether reads hash on a worker thread: the verifying checksum (CRC64NVME, CRC32C, …) on a second core
-   * while the read's thread receives bytes and computes SHA-256, so that verifying does not slow the pass
-   * (`npm run bench`). "auto" does when the function has a second vCPU: Lambda gives 1 vCPU per 1,769 MB, so
+   * while the read's thread receives bytes and computes SHA-256, so that verifying slows the pass less (with
+   * a free second core: SHA-256 + CRC64NVME from about 0.5× to 0.7–0.9× SHA-256 alone, `npm run bench`). "auto" does when the function has a second vCPU: Lambda gives 1 vCPU per 1,769 MB, so
    * from a memorySize of 3,538 MB; below that a second thread only adds copies. "on" or "off" decides.
    * @default "auto"
    */

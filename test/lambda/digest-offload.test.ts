@@ -165,6 +165,18 @@ describe("backpressure", () => {
     expect(fake.sent.filter((m) => m.type === "batch")).toHaveLength(13);
   });
 
+  it("fails a read whose worker stays silent, and terminates that worker", async () => {
+    const fake = new FakeWorker();
+    let terminated = 0;
+    fake.terminate = () => (terminated++, Promise.resolve(0));
+    const pool = new DigestWorkerPool(() => fake);
+    const digest = await OffloadedDigest.create({ algorithm: "CRC32" }, { pool, batchBytes: 10, maxOutstanding: 1, stallMs: 20 });
+    await expect(digest.update(Buffer.alloc(100))).rejects.toThrow(/sent no acknowledgement for 20 ms/);
+    expect([terminated, pool.threads]).toEqual([1, 0]);
+    const quiet = await OffloadedDigest.create({ algorithm: "CRC32" }, { pool: new DigestWorkerPool(() => new FakeWorker()), stallMs: 20 });
+    await expect(quiet.finish()).rejects.toThrow(/sent no result for 20 ms/);
+  });
+
   it("rejects a waiting update when the worker exits", async () => {
     const fake = new FakeWorker();
     const digest = await OffloadedDigest.create({ algorithm: "CRC32" }, { pool: new DigestWorkerPool(() => fake), batchBytes: 10, maxOutstanding: 1 });
