@@ -2,7 +2,7 @@
  * The function's configuration, read once at cold start. A missing or invalid value fails the cold start
  * with a message that names the variable: better than failing every record later.
  */
-import { bucketNameProblems, DEFAULT_READ, ENV, indexPrefixProblem, READ_LIMITS } from "./contract";
+import { bucketNameProblems, DEFAULT_READ, DIGEST_WORKER_SETTINGS, ENV, indexPrefixProblem, READ_LIMITS, type DigestWorkerSetting } from "./contract";
 import { ConfigError } from "./errors";
 
 export interface IndexerConfig {
@@ -15,6 +15,8 @@ export interface IndexerConfig {
   readonly readConcurrency: number;
   /** The alias continuations invoke, when set. */
   readonly continuationAlias?: string;
+  /** Whether reads hash on a worker thread: "auto" decides from the vCPUs (digest-offload.ts). */
+  readonly digestWorker: DigestWorkerSetting;
 }
 
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, [min, max]: readonly [number, number]): number {
@@ -45,6 +47,10 @@ export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {
   if (alias !== undefined && alias !== "" && !/^[A-Za-z0-9_-]{1,128}$/.test(alias)) {
     throw new ConfigError(`${ENV.continuationAlias} "${alias}" is not an alias name (letters, digits, "-" and "_").`);
   }
+  const digestWorker = env[ENV.digestWorker]?.trim() || "auto";
+  if (!(DIGEST_WORKER_SETTINGS as readonly string[]).includes(digestWorker)) {
+    throw new ConfigError(`${ENV.digestWorker} is "${digestWorker}": set ${DIGEST_WORKER_SETTINGS.map((v) => `"${v}"`).join(", ")}.`);
+  }
   return {
     indexBucket,
     indexPrefix,
@@ -52,5 +58,6 @@ export function readConfig(env: NodeJS.ProcessEnv): IndexerConfig {
     readPartSize: readPartSizeMiB * 1024 * 1024,
     readConcurrency,
     ...(alias ? { continuationAlias: alias } : {}),
+    digestWorker: digestWorker as DigestWorkerSetting,
   };
 }

@@ -22,7 +22,16 @@ export const ENV = {
    * invocation cannot finish (with AWS_LAMBDA_FUNCTION_NAME). Unset: objects must finish in one invocation.
    */
   continuationAlias: "CONTINUATION_ALIAS",
+  /**
+   * Optional, `auto`, `on` or `off`. Whether reads hash on a worker thread (digest-offload.ts): `auto`
+   * does when the function has a second vCPU to do it with.
+   */
+  digestWorker: "DIGEST_WORKER",
 } as const;
+
+/** Values of the digest worker setting (ENV.digestWorker). */
+export const DIGEST_WORKER_SETTINGS = ["auto", "on", "off"] as const;
+export type DigestWorkerSetting = (typeof DIGEST_WORKER_SETTINGS)[number];
 
 /**
  * How the function reads objects when its environment does not say (the stack always does): parts of
@@ -79,6 +88,12 @@ export const CONTINUATIONS_FOLDER = "continuations/";
  */
 export const HANDLER = { source: "lambda/handler.ts", file: "handler", export: "handler" } as const;
 
+/**
+ * The digest worker's entry: its source file and the name of its bundled file, beside the handler's in the
+ * zip (`<file>.mjs`), and the workerData key that marks a thread as a digest worker.
+ */
+export const DIGEST_WORKER = { source: "lambda/digest-worker.ts", file: "digest-worker", mark: "s3ChecksumIndexDigestWorker" } as const;
+
 /** Lambda's `handler` setting: `<file>.<export>`. */
 export const HANDLER_ENTRY = `${HANDLER.file}.${HANDLER.export}`;
 
@@ -94,6 +109,8 @@ export interface IndexLocation {
   readonly readConcurrency?: number;
   /** The alias a continuation invokes. @default undefined (no continuations; omitted) */
   readonly continuationAlias?: string;
+  /** Whether reads hash on a worker thread. @default "auto" (omitted) */
+  readonly digestWorker?: DigestWorkerSetting;
 }
 
 /** The contract's environment variables for an index location. */
@@ -105,6 +122,7 @@ export function contractEnvironment(location: IndexLocation): Record<string, str
     ...(location.readPartSizeMiB !== undefined ? { [ENV.readPartSizeMiB]: String(location.readPartSizeMiB) } : {}),
     ...(location.readConcurrency !== undefined ? { [ENV.readConcurrency]: String(location.readConcurrency) } : {}),
     ...(location.continuationAlias !== undefined ? { [ENV.continuationAlias]: location.continuationAlias } : {}),
+    ...(location.digestWorker !== undefined && location.digestWorker !== "auto" ? { [ENV.digestWorker]: location.digestWorker } : {}),
   };
 }
 

@@ -101,3 +101,12 @@ export class RejectedRecordError extends IndexerError {
 export class ContinuationError extends IndexerError {
   readonly code = "Continuation";
 }
+
+/**
+ * The digest worker thread failed (crashed, exited, or could not start) during a read: the read fails
+ * rather than wait or return a digest of bytes the worker may not have hashed; the next read starts a new
+ * worker.
+ */
+export class DigestWorkerError extends IndexerError {
+  readonly code = "DigestWorker";
+}

@@ -19,6 +19,7 @@ import { indexChange, UNINDEXED_OUTCOMES, type IndexerDeps } from "./indexer";
 import { createLogger, type Logger } from "./log";
 import { InvocationRetryStrategy } from "./retry";
 import { createS3Client, S3DocumentStore, S3ObjectReader } from "./s3-store";
+import { digestWorkerPool, thisMachine, useDigestWorker } from "./digest-offload";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Continuations, isContinuationEvent, type ContinuationEvent } from "./continuation";
 import { LambdaInvoker } from "./lambda-invoker";
@@ -53,8 +54,14 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     config.continuationAlias && functionName
       ? new Continuations(store, config.indexPrefix, new LambdaInvoker(new LambdaClient({ maxAttempts: 5 }), functionName, config.continuationAlias))
       : undefined;
+  // Hashing on a worker thread when there is a second vCPU for it (one warm worker per container).
+  const offload = useDigestWorker(config.digestWorker, thisMachine(env)) ? { pool: digestWorkerPool() } : undefined;
   return {
-    deps: { reader: new S3ObjectReader(s3, undefined, { partSize: config.readPartSize, concurrency: config.readConcurrency }), store, keys: indexKeys(config.indexPrefix) },
+    deps: {
+      reader: new S3ObjectReader(s3, undefined, { partSize: config.readPartSize, concurrency: config.readConcurrency }, offload),
+      store,
+      keys: indexKeys(config.indexPrefix),
+    },
     logger: createLogger(env),
     retries,
     continuations,

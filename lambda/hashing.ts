@@ -197,37 +197,81 @@ export interface DigestState {
 
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
-/** The one-pass digest: SHA-256, the byte count and what the plan asks for. */
-export class Digest {
+/**
+ * The verifying part of the one-pass digest: the plan's algorithm over the whole object, or part by part
+ * and then over the parts' digests (a composite checksum, a multipart ETag). Digest runs it beside SHA-256;
+ * the digest worker (digest-worker.ts) runs it on another thread.
+ */
+export class VerifyingDigest {
+  private constructor(
+    private readonly plan: DigestPlan,
+    private readonly verifier: Hasher,
+    private readonly partwise: PartwiseHasher | undefined,
+  ) {}
+
+  static async create(plan: DigestPlan, engine: DigestEngine = "native"): Promise<VerifyingDigest> {
+    const verifier = await createHasher(plan.algorithm, engine);
+    return new VerifyingDigest(plan, verifier, plan.partSizes ? new PartwiseHasher(verifier, plan.partSizes) : undefined);
+  }
+
+  update(data: Uint8Array): void {
+    if (this.partwise) this.partwise.update(data);
+    else this.verifier.update(data);
+  }
+
+  save(): NonNullable<DigestState["verifying"]> {
+    return { hasher: this.verifier.save!(), ...(this.partwise ? { parts: this.partwise.save() } : {}) };
+  }
+
+  load(state: DigestState["verifying"]): void {
+    if (!state) throw new RangeError("the saved digest has no state of the verifying algorithm");
+    this.verifier.load!(state.hasher);
+    if (this.partwise) {
+      if (!state.parts) throw new RangeError("the saved digest has no per-part progress");
+      this.partwise.load(state.parts);
+    }
+  }
+
+  async finish(): Promise<ComputedDigest> {
+    const algorithm = this.plan.algorithm;
+    if (!this.partwise) return { algorithm, value: base64(this.verifier.digest()) };
+    const parts = this.partwise.finish();
+    // A composite checksum (and a multipart ETag) is the algorithm over the parts' binary digests, concatenated.
+    const ofParts = await createHasher(algorithm);
+    for (const part of parts) ofParts.update(part);
+    return { algorithm, parts: parts.map(base64), ofParts: base64(ofParts.digest()) };
+  }
+}
+
+/** What a read feeds its bytes into: the in-thread Digest, or one that hashes on a worker thread (digest-offload.ts). */
+export interface RunningDigest {
+  readonly bytes: number;
+  /** Takes a chunk; a promise when the caller must wait before the next one (backpressure). */
+  update(chunk: Uint8Array | string): void | Promise<void>;
+  finish(): Promise<StreamDigest>;
+  /** Gives up without a result (the read failed): frees what the digest holds. */
+  discard(): void;
+}
+
+/** The one-pass digest: SHA-256, the byte count and what the plan asks for, on the calling thread. */
+export class Digest implements RunningDigest {
   bytes = 0;
 
   private constructor(
     private readonly engine: DigestEngine,
-    private readonly plan: DigestPlan | undefined,
     private readonly sha: Hasher,
-    private readonly whole: Hasher | undefined,
-    private readonly partwise: PartwiseHasher | undefined,
-    private readonly verifier: Hasher | undefined,
+    private readonly verifying: VerifyingDigest | undefined,
   ) {}
 
   /** A new digest, or (resumable engine only) one that continues a saved state. */
   static async create(plan: DigestPlan | undefined, engine: DigestEngine = "native", state?: DigestState): Promise<Digest> {
     if (state !== undefined && engine !== "resumable") throw new RangeError("only a resumable digest can continue a saved state");
     const sha = await createHasher("SHA256", engine);
-    const verifier = plan ? await createHasher(plan.algorithm, engine) : undefined;
-    const partwise = plan?.partSizes ? new PartwiseHasher(verifier!, plan.partSizes) : undefined;
-    const digest = new Digest(engine, plan, sha, plan && !plan.partSizes ? verifier : undefined, partwise, verifier);
+    const digest = new Digest(engine, sha, plan ? await VerifyingDigest.create(plan, engine) : undefined);
     if (state) {
       digest.bytes = state.bytes;
       sha.load!(state.sha256);
-      if (verifier) {
-        if (!state.verifying) throw new RangeError("the saved digest has no state of the verifying algorithm");
-        verifier.load!(state.verifying.hasher);
-        if (partwise) {
-          if (!state.verifying.parts) throw new RangeError("the saved digest has no per-part progress");
-          partwise.load(state.verifying.parts);
-        }
-      }
+      digest.verifying?.load(state.verifying);
     }
     return digest;
   }
@@ -235,33 +279,35 @@ export class Digest {
   update(chunk: Uint8Array | string): void {
     const data = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     this.sha.update(data);
-    this.whole?.update(data);
-    this.partwise?.update(data);
+    this.verifying?.update(data);
     this.bytes += data.length;
   }
 
   /** The state to continue from (resumable engine only). */
   save(): DigestState {
     if (this.engine !== "resumable") throw new RangeError("a native digest (node:crypto) cannot save its state");
-    return {
-      bytes: this.bytes,
-      sha256: this.sha.save!(),
-      ...(this.verifier ? { verifying: { hasher: this.verifier.save!(), ...(this.partwise ? { parts: this.partwise.save() } : {}) } } : {}),
-    };
+    return { bytes: this.bytes, sha256: this.sha.save!(), ...(this.verifying ? { verifying: this.verifying.save() } : {}) };
   }
 
   async finish(): Promise<StreamDigest> {
-    const plan = this.plan;
-    let verifying: ComputedDigest | undefined;
-    if (plan && this.whole) verifying = { algorithm: plan.algorithm, value: base64(this.whole.digest()) };
-    if (plan && this.partwise) {
-      const parts = this.partwise.finish();
-      // A composite checksum (and a multipart ETag) is the algorithm over the parts' binary digests, concatenated.
-      const ofParts = await createHasher(plan.algorithm);
-      for (const part of parts) ofParts.update(part);
-      verifying = { algorithm: plan.algorithm, parts: parts.map(base64), ofParts: base64(ofParts.digest()) };
-    }
+    const verifying = await this.verifying?.finish();
     return { sha256Hex: Buffer.from(this.sha.digest()).toString("hex"), bytes: this.bytes, ...(verifying ? { verifying } : {}) };
+  }
+
+  discard(): void {}
+}
+
+/** Feeds a stream into a digest, waiting where it asks to; a failed stream discards the digest. */
+export async function feedDigest(stream: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, digest: RunningDigest): Promise<StreamDigest> {
+  try {
+    for await (const chunk of stream) {
+      const wait = digest.update(chunk);
+      if (wait) await wait;
+    }
+    return await digest.finish();
+  } catch (error) {
+    digest.discard();
+    throw error;
   }
 }
 
@@ -270,7 +316,5 @@ export async function digestStream(
   plan?: DigestPlan,
   engine: DigestEngine = "native",
 ): Promise<StreamDigest> {
-  const digest = await Digest.create(plan, engine);
-  for await (const chunk of stream) digest.update(chunk);
-  return digest.finish();
+  return feedDigest(stream, await Digest.create(plan, engine));
 }

@@ -25,8 +25,9 @@ import {
   type S3StoredPart,
 } from "./checksums";
 import { DEFAULT_READ } from "./contract";
-import { DeadlineError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
-import { Digest, digestStream, type StreamDigest } from "./hashing";
+import { digestStreamWith, startDigest, type DigestOffload } from "./digest-offload";
+import { DeadlineError, DigestWorkerError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
+import { Digest, type RunningDigest, type StreamDigest } from "./hashing";
 import { contentRangeProblem, contentRangeTotal, digestEngineFor, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
 import { InvocationRetryStrategy } from "./retry";
 import type {
@@ -254,6 +255,8 @@ export class S3ObjectReader implements ObjectReader {
     private readonly s3: S3Client,
     private readonly idleMs: number = S3_TIMEOUTS.idle,
     private readonly settings: ReadSettings = DEFAULT_READ_SETTINGS,
+    /** Hash on a worker thread (digest-offload.ts); undefined: on the read's thread. */
+    private readonly offload?: DigestOffload,
   ) {}
 
   async served(bucket: string, key: string): Promise<ServedObject> {
@@ -390,8 +393,9 @@ export class S3ObjectReader implements ObjectReader {
       // One GET: the whole object in one stream.
       let digest;
       try {
-        digest = await digestStream(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored));
+        digest = await digestStreamWith(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored), this.offload, object.ContentLength);
       } catch (error) {
+        if (error instanceof DigestWorkerError) throw error;
         throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
       }
       if (object.ContentLength !== undefined && digest.bytes !== object.ContentLength) {
@@ -422,9 +426,9 @@ export class S3ObjectReader implements ObjectReader {
     const started = Date.now();
     const engine = checkpoint.digest ? "resumable" : digestEngineFor(checkpoint.size - checkpoint.offset, started, request.stopAt);
     const plan = digestPlanFor(checkpoint.stored);
-    let digest: Digest;
+    let digest: RunningDigest;
     try {
-      digest = await Digest.create(plan, engine, checkpoint.digest);
+      digest = await startDigest(plan, engine, checkpoint.digest, this.offload, checkpoint.size - checkpoint.offset);
     } catch (error) {
       firstBody?.destroy();
       throw new IntegrityError(`${where}: the saved digest cannot be resumed: ${(error as Error).message}`, { cause: error });
@@ -434,29 +438,34 @@ export class S3ObjectReader implements ObjectReader {
     const source = this.rangeSource(request, checkpoint, where, firstBody);
     let lastBoundary = started;
     let suspended: ReadCheckpoint | undefined;
+    let finished: StreamDigest | undefined;
     try {
       for await (const chunk of readInParts(source, { size: checkpoint.size, offset, partSize, concurrency })) {
-        digest.update(chunk);
+        const wait = digest.update(chunk);
+        if (wait) await wait;
         if (request.stopAt === undefined || digest.bytes >= checkpoint.size || (digest.bytes - offset) % partSize !== 0) continue;
         const now = Date.now();
         if (shouldSuspend(now, request.stopAt, now - lastBoundary)) {
           // A native digest cannot be saved: the next invocation starts over with the resumable one.
-          suspended = engine === "resumable" ? { ...checkpoint, offset: digest.bytes, digest: digest.save() } : { ...checkpoint, offset: 0, digest: undefined };
+          suspended = digest instanceof Digest && engine === "resumable" ? { ...checkpoint, offset: digest.bytes, digest: digest.save() } : { ...checkpoint, offset: 0, digest: undefined };
           break;
         }
         lastBoundary = now;
       }
+      if (!suspended) finished = await digest.finish();
     } catch (error) {
-      if (error instanceof ObjectReplacedError || error instanceof ObjectGoneError || error instanceof ObjectForbiddenError || error instanceof IntegrityError) throw error;
+      if (error instanceof ObjectReplacedError || error instanceof ObjectGoneError || error instanceof ObjectForbiddenError || error instanceof IntegrityError || error instanceof DigestWorkerError) throw error;
       throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
     } finally {
       firstBody?.destroy();
+      // A read that ends without a result frees the digest (and its worker, if it has one).
+      if (finished === undefined) digest.discard();
     }
     if (suspended) {
       const { digest: saved, ...rest } = suspended;
       return { checkpoint: saved === undefined ? rest : { ...rest, digest: saved } };
     }
-    return this.result(request, checkpoint, await digest.finish(), where);
+    return this.result(request, checkpoint, finished!, where);
   }
 
   /** The Range GETs of one object, pinned to its version (else its ETag), each checked before it is used. */

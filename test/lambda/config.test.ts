@@ -9,8 +9,16 @@ describe("configuration from the environment", () => {
       forcePathStyle: true,
       readPartSize: 16 * 1024 * 1024,
       readConcurrency: 4,
+      digestWorker: "auto",
     });
-    expect(readConfig({ INDEX_BUCKET: "my-index" })).toEqual({ indexBucket: "my-index", indexPrefix: "", forcePathStyle: false, readPartSize: 16 * 1024 * 1024, readConcurrency: 4 });
+    expect(readConfig({ INDEX_BUCKET: "my-index" })).toEqual({
+      indexBucket: "my-index",
+      indexPrefix: "",
+      forcePathStyle: false,
+      readPartSize: 16 * 1024 * 1024,
+      readConcurrency: 4,
+      digestWorker: "auto",
+    });
   });
 
   it("reads the part size, the parts in flight and the continuation alias", () => {
@@ -19,6 +27,11 @@ describe("configuration from the environment", () => {
       readConcurrency: 6,
       continuationAlias: "live",
     });
+  });
+
+  it("reads whether to hash on a worker thread", () => {
+    expect(readConfig({ INDEX_BUCKET: "my-index", DIGEST_WORKER: "off" })).toMatchObject({ digestWorker: "off" });
+    expect(readConfig({ INDEX_BUCKET: "my-index", DIGEST_WORKER: "on" })).toMatchObject({ digestWorker: "on" });
   });
 
   it.each([
@@ -31,6 +44,7 @@ describe("configuration from the environment", () => {
     [{ INDEX_BUCKET: "ok-bucket", READ_PART_SIZE_MIB: "1.5" }, /READ_PART_SIZE_MIB is "1.5"/],
     [{ INDEX_BUCKET: "ok-bucket", READ_CONCURRENCY: "65" }, /READ_CONCURRENCY is "65": set a whole number from 1 to 64/],
     [{ INDEX_BUCKET: "ok-bucket", CONTINUATION_ALIAS: "a:b" }, /CONTINUATION_ALIAS "a:b" is not an alias name/],
+    [{ INDEX_BUCKET: "ok-bucket", DIGEST_WORKER: "yes" }, /DIGEST_WORKER is "yes": set "auto", "on", "off"/],
   ])("fails naming the variable: %j", (env, message) => {
     expect(() => readConfig(env)).toThrow(message);
   });

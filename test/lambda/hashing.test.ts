@@ -6,35 +6,8 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { DigestAlgorithm } from "../../lambda/checksums";
 import { digestStream } from "../../lambda/hashing";
+import { bytes, chunks, generator } from "../support/byte-streams";
 import { referenceDigest } from "../support/s3-checksums";
-
-/** A deterministic generator (xorshift32), so a failure is reproducible. */
-function generator(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
-
-function bytes(random: () => number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
-  return out;
-}
-
-/** `data` cut into chunks of random sizes (some empty), as a network stream delivers it. */
-function chunks(random: () => number, data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let offset = 0; offset < data.length; ) {
-    const n = Math.floor(random() * 9000);
-    out.push(data.subarray(offset, offset + n));
-    offset += n;
-  }
-  return out;
-}
 
 const ALGORITHMS: DigestAlgorithm[] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "MD5"];
 

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DigestWorkerPool } from "../../lambda/digest-offload";
 import { ObjectReplacedError } from "../../lambda/errors";
 import { isSuspended } from "../../lambda/ports";
 import { contentRangeProblem, digestEngineFor, shouldSuspend } from "../../lambda/ranged-read";
@@ -67,6 +68,26 @@ describe("reading an object in parts", () => {
     expect(Buffer.from(read.computed.verifying!.value!, "base64").toString("hex")).toBe(createHash("md5").update(body).digest("hex"));
   });
 
+  it("hashes on the digest worker to the same result as in-thread, in parts and with one GET, and keeps one warm worker", async () => {
+    const pool = new DigestWorkerPool();
+    try {
+      // Objects of one batch or less (the last two) are hashed in-thread: the same result either way.
+      for (const [key, length] of [["worker-parts.bin", 1024 * 1024 + 17], ["worker-one.bin", 5000], ["worker-empty.bin", 0]] as const) {
+        const body = randomBytes(length);
+        await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+        const request = { bucket: BUCKET, key, expectedSize: body.length };
+        const settings = { partSize: 256 * 1024, concurrency: 3 };
+        const inThread = await new S3ObjectReader(s3.client, undefined, settings).read(request);
+        const onWorker = await new S3ObjectReader(s3.client, undefined, settings, { pool }).read(request);
+        expect(onWorker, key).toEqual(inThread);
+        expect(onWorker.computed.sha256Hex).toBe(sha256(body));
+      }
+      expect(pool.threads).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("reads an object no larger than one part with one GET and no Range", async () => {
     const body = randomBytes(1000);
     await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "small.bin", Body: body }));
@@ -77,25 +98,34 @@ describe("reading an object in parts", () => {
     expect(ranges).toEqual([undefined]);
   });
 
-  it("fails with ObjectReplacedError when the object is overwritten between parts", async () => {
-    const body = randomBytes(200_000);
+  it.each([false, true])("fails with ObjectReplacedError when the object is overwritten between parts (digest worker: %s)", async (withWorker) => {
+    const pool = new DigestWorkerPool();
+    const body = randomBytes(1_200_000);
     const put = await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "moving.bin", Body: body }));
-    // Overwrite as soon as the first part arrived: later parts are pinned with If-Match on the first ETag.
+    // Overwrite as soon as the second part arrived (the digest has started): later parts are pinned with
+    // If-Match on the first ETag.
+    let gets = 0;
     let overwritten = false;
     s3.client.middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
-        if (context.commandName === "GetObjectCommand" && !overwritten && (args.input as { Key?: string }).Key === "moving.bin") {
+        if (context.commandName === "GetObjectCommand" && (args.input as { Key?: string }).Key === "moving.bin" && ++gets === 2 && !overwritten) {
           overwritten = true;
-          await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "moving.bin", Body: randomBytes(200_000) }));
+          await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "moving.bin", Body: randomBytes(1_200_000) }));
         }
         return out;
       },
       { step: "initialize", name: "overwriteAfterFirstPart" },
     );
-    const reader = new S3ObjectReader(s3.client, undefined, { partSize: 32 * 1024, concurrency: 1 });
+    const reader = new S3ObjectReader(s3.client, undefined, { partSize: 256 * 1024, concurrency: 1 }, withWorker ? { pool } : undefined);
     await expect(reader.read({ bucket: BUCKET, key: "moving.bin", ifMatch: put.ETag!.replace(/"/g, ""), expectedSize: body.length })).rejects.toThrow(ObjectReplacedError);
     s3.client.middlewareStack.remove("overwriteAfterFirstPart");
+    // The abandoned digest gave its worker back: it stays the one warm worker, and serves the next read.
+    expect(pool.threads).toBe(withWorker ? 1 : 0);
+    const again = await reader.read({ bucket: BUCKET, key: "moving.bin" });
+    expect(again.size).toBe(1_200_000);
+    expect(pool.threads).toBe(withWorker ? 1 : 0);
+    await pool.close();
   });
 
   it("stops at a part boundary with a resumable checkpoint when the deadline is near, and continues to the same SHA-256", async () => {

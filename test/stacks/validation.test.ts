@@ -30,6 +30,7 @@ describe("bad configuration fails at synth with an error that says what to chang
     ["a memory size out of range", { function: { memorySize: 64 } }, /memorySize is 64 MiB: give a whole number from 128 to 10240 MiB/],
     ["a read part size out of range", { function: { readPartSizeMiB: 0 } }, /function\.readPartSizeMiB/],
     ["reads in flight out of range", { function: { readConcurrency: 65 } }, /function\.readConcurrency/],
+    ["digest worker setting unknown", { function: { digestWorker: "always" as never } }, /function\.digestWorker is "always": use "auto", "on", "off"/],
     ["read buffers over half the memory", { function: { memorySize: 256, readPartSizeMiB: 64, readConcurrency: 4 } }, /readConcurrency × function\.readPartSizeMiB is 256 MiB, more than half of function\.memorySize \(256 MiB\)/],
     ["a timeout over 15 minutes", { function: { timeoutSeconds: 1000 } }, /timeoutSeconds is 1000 seconds: give a whole number from 1 to 900/],
     ["$LATEST as the alias", { function: { aliasName: "$LATEST" } }, /S3 must invoke a published alias/],

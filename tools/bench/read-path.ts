@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { DigestPlan } from "../../lambda/checksums";
+import type { DigestOffload } from "../../lambda/digest-offload";
 import { digestStream } from "../../lambda/hashing";
 import { S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
 import { LOCAL_CREDENTIALS } from "../local/local-endpoint";
@@ -71,9 +72,9 @@ export async function readerPlan(client: S3Client, settings: ReadSettings, bucke
   return verifying ? { algorithm: verifying.algorithm, ...(verifying.parts ? { partSizes: read.stored.parts?.map((p) => p.size) } : {}) } : undefined;
 }
 
-/** The function's reader, as the handler builds it, reading the object whole. */
-export async function readerSha256(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number): Promise<string> {
-  const read = await new S3ObjectReader(client, undefined, settings).read({ bucket, key, expectedSize: size });
+/** The function's reader, as the handler builds it, reading the object whole (hashing on a worker thread with `offload`). */
+export async function readerSha256(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number, offload?: DigestOffload): Promise<string> {
+  const read = await new S3ObjectReader(client, undefined, settings, offload).read({ bucket, key, expectedSize: size });
   return read.computed.sha256Hex;
 }
 

@@ -1,0 +1,68 @@
+/**
+ * The digest worker as deployed: the real bundle is built and unzipped, and its handler (DIGEST_WORKER=on)
+ * indexes objects against s3rver with the hashing on `digest-worker.mjs`, found beside `handler.mjs`.
+ * Without that file the read fails with the worker's typed error instead of hanging.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { unzipSync } from "fflate";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DIGEST_WORKER, HANDLER } from "../../lambda/contract";
+import { indexKeys } from "../../lambda/index-keys";
+import { bundleFunction } from "../../stacks/bundle";
+import { handlerFromFile } from "../../tools/local/bundled-handler";
+import { s3Event } from "../support/events";
+import { invokeHandler } from "../support/handler-logs";
+import { startTestS3, type S3TestServer } from "../support/s3-server";
+import { tempDir } from "../support/temp";
+
+const SOURCE = "cix-worker-source";
+const INDEX = "cix-worker-index";
+const PROJECT = path.resolve(__dirname, "..", "..");
+
+let s3: S3TestServer;
+let zip: Uint8Array;
+beforeAll(async () => {
+  s3 = await startTestS3([SOURCE, INDEX]);
+  zip = bundleFunction({ entry: HANDLER.source, projectRoot: PROJECT }).zip;
+});
+afterAll(() => s3?.close());
+
+/** The zip's files in a folder of their own; returns the handler's file. */
+function unpack(): string {
+  const dir = tempDir("cix-worker-bundle-");
+  for (const [name, bytes] of Object.entries(unzipSync(zip))) writeFileSync(path.join(dir, name), bytes);
+  return path.join(dir, `${HANDLER.file}.mjs`);
+}
+
+let sequencer = 0x2000;
+async function uploadAndIndex(file: string, key: string, body: Buffer): Promise<unknown> {
+  const put = await s3.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: body }));
+  const handler = handlerFromFile(file, { ...s3.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/", DIGEST_WORKER: "on", READ_PART_SIZE_MIB: "4" });
+  const event = s3Event({ eventName: "ObjectCreated:Put", bucket: SOURCE, key, size: body.length, eTag: put.ETag!.replace(/"/g, ""), sequencer: (++sequencer).toString(16).padStart(18, "0") });
+  await invokeHandler(handler, event, `req-${sequencer}`);
+  const record = await s3.client.send(new GetObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, key) }));
+  return JSON.parse(await record.Body!.transformToString());
+}
+
+describe("the bundled digest worker", () => {
+  it("indexes objects read with one GET and in parts, hashing on the worker beside handler.mjs", async () => {
+    const file = unpack();
+    for (const [key, body] of [
+      ["incoming/one-get.bin", randomBytes(3 * 1024 * 1024)],
+      ["incoming/in-parts.bin", randomBytes(9 * 1024 * 1024 + 5)],
+    ] as const) {
+      const record = await uploadAndIndex(file, key, body);
+      // s3rver stores no checksum: the ETag's MD5, computed on the worker, is what verifies the bytes.
+      expect(record, key).toMatchObject({ size: body.length, sha256: createHash("sha256").update(body).digest("hex"), s3Checksum: { verification: "match", verifiedBy: "MD5" } });
+    }
+  });
+
+  it("fails the read with the worker's typed error when the worker cannot start", async () => {
+    const file = unpack();
+    rmSync(path.join(path.dirname(file), `${DIGEST_WORKER.file}.mjs`));
+    await expect(uploadAndIndex(file, "incoming/no-worker.bin", randomBytes(2 * 1024 * 1024))).rejects.toThrow(/digest worker/);
+  });
+});
