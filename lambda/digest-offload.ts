@@ -70,13 +70,18 @@ export interface DigestWorkerPort {
   terminate(): Promise<number>;
 }
 
+/** The digest worker's file: beside this module, with its extension (`.mjs` in the bundle, `.ts` in the sources). */
+export function digestWorkerFile(): string {
+  return path.join(__dirname, `${DIGEST_WORKER.file}${path.extname(__filename)}`);
+}
+
 /**
  * A new digest worker from the file beside this module: `digest-worker.mjs` beside the bundled handler,
  * `digest-worker.ts` in the sources (run through tsx, as vitest and the bench run them).
  */
 export function spawnDigestWorker(): Worker {
   const extension = path.extname(__filename);
-  const file = path.join(__dirname, `${DIGEST_WORKER.file}${extension}`);
+  const file = digestWorkerFile();
   const workerData = { [DIGEST_WORKER.mark]: true };
   if (extension !== ".ts") return new Worker(file, { workerData });
   // The sources: tsx's CommonJS hook first (loader flags do not reach a worker's own hooks on Node 20).

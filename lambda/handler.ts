@@ -19,7 +19,8 @@ import { indexChange, UNINDEXED_OUTCOMES, type IndexerDeps } from "./indexer";
 import { createLogger, type Logger } from "./log";
 import { InvocationRetryStrategy } from "./retry";
 import { createS3Client, S3DocumentStore, S3ObjectReader } from "./s3-store";
-import { digestWorkerPool, thisMachine, useDigestWorker } from "./digest-offload";
+import { existsSync } from "node:fs";
+import { digestWorkerFile, digestWorkerPool, thisMachine, useDigestWorker } from "./digest-offload";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Continuations, isContinuationEvent, type ContinuationEvent } from "./continuation";
 import { LambdaInvoker } from "./lambda-invoker";
@@ -54,15 +55,22 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
     config.continuationAlias && functionName
       ? new Continuations(store, config.indexPrefix, new LambdaInvoker(new LambdaClient({ maxAttempts: 5 }), functionName, config.continuationAlias))
       : undefined;
-  // Hashing on a worker thread when there is a second vCPU for it (one warm worker per container).
-  const offload = useDigestWorker(config.digestWorker, thisMachine(env)) ? { pool: digestWorkerPool() } : undefined;
+  // Hashing on a worker thread when there is a second vCPU for it (one warm worker per container). A zip
+  // without the worker's file (a bundle of your own) hashes on the read's thread under "auto"; asked for
+  // explicitly ("on"), the reads fail instead, saying so.
+  const logger = createLogger(env);
+  let offload = useDigestWorker(config.digestWorker, thisMachine(env)) ? { pool: digestWorkerPool() } : undefined;
+  if (offload && config.digestWorker === "auto" && !existsSync(digestWorkerFile())) {
+    logger.log("warn", "digest worker missing: hashing on the read's thread", { file: digestWorkerFile() });
+    offload = undefined;
+  }
   return {
     deps: {
       reader: new S3ObjectReader(s3, undefined, { partSize: config.readPartSize, concurrency: config.readConcurrency }, offload),
       store,
       keys: indexKeys(config.indexPrefix),
     },
-    logger: createLogger(env),
+    logger,
     retries,
     continuations,
     partSize: config.readPartSize,

@@ -38,9 +38,9 @@ function unpack(): string {
 }
 
 let sequencer = 0x2000;
-async function uploadAndIndex(file: string, key: string, body: Buffer): Promise<unknown> {
+async function uploadAndIndex(file: string, key: string, body: Buffer, digestWorker = "on"): Promise<unknown> {
   const put = await s3.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: body }));
-  const handler = handlerFromFile(file, { ...s3.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/", DIGEST_WORKER: "on", READ_PART_SIZE_MIB: "4" });
+  const handler = handlerFromFile(file, { ...s3.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/", DIGEST_WORKER: digestWorker, READ_PART_SIZE_MIB: "4" });
   const event = s3Event({ eventName: "ObjectCreated:Put", bucket: SOURCE, key, size: body.length, eTag: put.ETag!.replace(/"/g, ""), sequencer: (++sequencer).toString(16).padStart(18, "0") });
   await invokeHandler(handler, event, `req-${sequencer}`);
   const record = await s3.client.send(new GetObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, key) }));
@@ -60,9 +60,17 @@ describe("the bundled digest worker", () => {
     }
   });
 
-  it("fails the read with the worker's typed error when the worker cannot start", async () => {
+  it("fails the read with the worker's typed error when the worker, asked for, cannot start", async () => {
     const file = unpack();
     rmSync(path.join(path.dirname(file), `${DIGEST_WORKER.file}.mjs`));
     await expect(uploadAndIndex(file, "incoming/no-worker.bin", randomBytes(2 * 1024 * 1024))).rejects.toThrow(/digest worker/);
+  });
+
+  it("hashes on the read's thread under auto when the zip has no worker file, and still verifies", async () => {
+    const file = unpack();
+    rmSync(path.join(path.dirname(file), `${DIGEST_WORKER.file}.mjs`));
+    const body = randomBytes(2 * 1024 * 1024 + 3);
+    const record = await uploadAndIndex(file, "incoming/no-worker-auto.bin", body, "auto");
+    expect(record).toMatchObject({ sha256: createHash("sha256").update(body).digest("hex"), s3Checksum: { verification: "match", verifiedBy: "MD5" } });
   });
 });
