@@ -22,8 +22,10 @@ export interface BackfillTarget {
   readonly lastModified?: Date;
 }
 
-export function backfillChange(target: BackfillTarget, now: Date = new Date()): ObjectChange {
+/** A backfill change; `origin` names what asked for it (a Batch Operations job; see ObjectChange.origin). */
+export function backfillChange(target: BackfillTarget, now: Date = new Date(), origin?: string): ObjectChange {
   return {
+    ...(origin !== undefined ? { origin } : {}),
     kind: "created",
     eventName: BACKFILL_EVENT_NAME,
     eventTime: (target.lastModified ?? now).toISOString(),

@@ -20,6 +20,8 @@ export interface BatchTask {
 export interface BatchInvocation {
   readonly schemaVersion: "1.0" | "2.0";
   readonly invocationId: string;
+  /** The job's id (job.id), when the invocation names it. */
+  readonly jobId?: string;
   readonly tasks: readonly BatchTask[];
   /** Tasks that cannot be read at all, answered as permanent failures. */
   readonly malformed: ReadonlyArray<{ taskId: string; reason: string }>;
@@ -61,7 +63,8 @@ export function parseBatchInvocation(event: Record<string, any>): BatchInvocatio
       malformed.push({ taskId, reason: (error as Error).message });
     }
   }
-  return { schemaVersion, invocationId: String(event.invocationId ?? ""), tasks, malformed };
+  const jobId = isObject(event.job) && typeof event.job.id === "string" && event.job.id !== "" ? event.job.id : undefined;
+  return { schemaVersion, invocationId: String(event.invocationId ?? ""), ...(jobId ? { jobId } : {}), tasks, malformed };
 }
 
 /**
@@ -109,7 +112,9 @@ export async function answerBatch(
     }
     let outcome: ChangeResult | Error;
     try {
-      outcome = await index(backfillChange({ bucket: task.bucket, key: task.key, versionId: task.versionId }));
+      // The job names the change's origin: a re-run job never finds the continuation chains of an earlier run.
+      const origin = `batch job ${invocation.jobId ?? invocation.invocationId}`;
+      outcome = await index(backfillChange({ bucket: task.bucket, key: task.key, versionId: task.versionId }, undefined, origin));
     } catch (error) {
       outcome = error instanceof Error ? error : new Error(String(error));
     }

@@ -59,11 +59,12 @@ export interface Claim {
 }
 
 /**
- * A chain's id: the object version and event it reads, and which full read. Deterministic, so that a
- * retried or duplicated S3 event finds the chain its first delivery started. Pure.
+ * A chain's id: the object version and event it reads, which full read, and the change's origin when it
+ * has one (a Batch Operations job). Deterministic, so that a retried or duplicated S3 event finds the chain
+ * its first delivery started, while a re-run job starts its own. Pure.
  */
 export function chainId(change: ObjectChange, readAttempt: number): string {
-  const identity = [change.bucket, change.key, change.versionId ?? null, change.eTag ?? null, change.sequencer, readAttempt];
+  const identity = [change.bucket, change.key, change.versionId ?? null, change.eTag ?? null, change.sequencer, readAttempt, ...(change.origin ? [change.origin] : [])];
   return createHash("sha256").update(JSON.stringify(identity)).digest("hex");
 }
 

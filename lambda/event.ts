@@ -45,6 +45,12 @@ export interface ObjectChange {
   readonly sequencer: string;
   /** S3's id of the request that changed the object. */
   readonly s3RequestId?: string;
+  /**
+   * What asked for a change that no S3 event announced, e.g. "batch job <id>": part of a continuation
+   * chain's identity, so that a re-run of a Batch Operations job starts new chains instead of finding the
+   * ones an earlier run left. Absent for S3 events.
+   */
+  readonly origin?: string;
 }
 
 export interface RejectedRecord {

@@ -249,7 +249,8 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
       if (record.versionId !== null && (await writeVersion(record, deps, repairs)) === "deleted") continue;
     }
     const { decision, previous, stored } = await writeCurrent(record, deps, repairs);
-    await reconcileUnversioned(record.bucket, record.key, [contentOf(previous), stored?.previousSha256], deps, repairs);
+    // The null version made current again has its unversioned content entry, as a create of it would.
+    await reconcileUnversioned(record.bucket, record.key, [contentOf(record), contentOf(previous), stored?.previousSha256], deps, repairs);
     if (decision !== "apply") return { outcome: decision, record };
     if (record.state === "deleted") return { outcome: "removed", record };
     const unchanged = previous?.state === "present" && previous.versionId === record.versionId;

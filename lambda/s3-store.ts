@@ -96,7 +96,10 @@ export async function* withIdleTimeout(body: Readable, idleMs: number, where: st
   }
 }
 
-/** The first `n` bytes of a body, as a stream; the body is destroyed once they were taken (or on error). */
+/**
+ * The first `n` bytes of a body, as a stream; the body is destroyed once they were taken, on error, and
+ * when the stream is destroyed (at once: an idle timeout must end a read whose body went silent).
+ */
 export function firstBytesOf(body: Readable, n: number): Readable {
   async function* take(): AsyncGenerator<Uint8Array> {
     let left = n;
@@ -114,7 +117,14 @@ export function firstBytesOf(body: Readable, n: number): Readable {
       body.destroy();
     }
   }
-  return Readable.from(take());
+  const out = Readable.from(take());
+  // Readable.from finishes destroying only once the generator stops, which waits on the body: end it first.
+  const destroyGenerator = out._destroy.bind(out);
+  out._destroy = (error, callback) => {
+    body.destroy();
+    destroyGenerator(error, callback);
+  };
+  return out;
 }
 
 /** An ETag as HTTP requires it in If-Match: a quoted entity-tag (S3 and strict servers refuse a bare one). */

@@ -10,8 +10,8 @@ import { DigestWorkerPool } from "../../lambda/digest-offload";
 import { ObjectReplacedError } from "../../lambda/errors";
 import { isSuspended } from "../../lambda/ports";
 import { contentRangeProblem, digestEngineFor, shouldSuspend } from "../../lambda/ranged-read";
-import { firstBytesOf, S3ObjectReader } from "../../lambda/s3-store";
-import { Readable } from "node:stream";
+import { firstBytesOf, S3ObjectReader, withIdleTimeout } from "../../lambda/s3-store";
+import { PassThrough, Readable } from "node:stream";
 import { startS3Server, type S3TestServer } from "../support/s3-server";
 
 const BUCKET = "cix-ranged";
@@ -171,5 +171,18 @@ describe("the decisions of a ranged read", () => {
   it("stops when two more parts at the last part's pace would pass the deadline", () => {
     expect(shouldSuspend(1000, 1300, 100)).toBe(false);
     expect(shouldSuspend(1000, 1200, 100)).toBe(true);
+  });
+});
+
+describe("the first bytes of a whole GET as part 1", () => {
+  it("ends at the idle timeout when the body goes silent, and destroys the body", async () => {
+    const body = new PassThrough();
+    body.write(Buffer.alloc(10, 1));
+    const iterate = (async () => {
+      for await (const _ of withIdleTimeout(firstBytesOf(body, 100), 100, "x"));
+    })();
+    const outcome = await Promise.race([iterate.then(() => "ended", () => "threw"), new Promise((r) => setTimeout(() => r("still waiting after 2 s"), 2_000))]);
+    expect(outcome).toBe("threw");
+    expect(body.destroyed).toBe(true);
   });
 });

@@ -244,6 +244,16 @@ describe("answers real clients need", () => {
     expect(missing.name).toBe("NoSuchKey");
   });
 
+  it("stops promptly after a client hung up in the middle of a GET (a reader that took only the bytes it needed)", async () => {
+    await local.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: "incoming/abandoned.bin", Body: randomBytes(24 * 1024 * 1024) }));
+    await local.settled();
+    const got = await local.client.send(new GetObjectCommand({ Bucket: SOURCE, Key: "incoming/abandoned.bin" }));
+    const body = got.Body as NodeJS.ReadableStream & { destroy(): void };
+    for await (const _ of body) break;
+    const closed = await Promise.race([local.close().then(() => "closed"), new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))]);
+    expect(closed).toBe("closed");
+  }, 30_000);
+
   it("keeps no folder that deletes emptied once stopped", async () => {
     await local.close();
     // incoming/fault/ lost its only object; incoming/mp/ still holds objects.

@@ -337,6 +337,13 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
             res.writeHead(status, answer.headers);
             answer.pipe(res);
             answer.on("end", () => resolve({ status, headers: answer.headers, body: keep ? Buffer.concat(kept) : undefined }));
+            // A client that hangs up before the end (a reader that took the bytes it needed): the storage
+            // server's answer is dropped too, or its connection would wait, paused, forever (and so would close()).
+            res.on("close", () => {
+              if (res.writableFinished) return;
+              answer.destroy();
+              resolve({ status, headers: answer.headers });
+            });
           }
           answer.on("error", reject);
         },
