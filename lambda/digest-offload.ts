@@ -313,6 +313,12 @@ export class OffloadedDigest implements RunningDigest {
   private end(healthy: boolean): void {
     if (this.ended) return;
     this.ended = true;
+    // Nothing may wait forever on a digest that ended (discarded while an update waited, say).
+    const ended = this.failure ?? new DigestWorkerError("the digest has ended");
+    this.waiter?.reject(ended);
+    this.result?.reject(ended);
+    this.waiter = undefined;
+    this.result = undefined;
     this.worker.off("message", this.onMessage);
     this.worker.off("error", this.onError);
     this.worker.off("exit", this.onExit);

@@ -436,6 +436,11 @@ export class S3ObjectReader implements ObjectReader {
     const started = Date.now();
     const engine = checkpoint.digest ? "resumable" : digestEngineFor(checkpoint.size - checkpoint.offset, started, request.stopAt);
     const plan = digestPlanFor(checkpoint.stored);
+    const offset = checkpoint.digest?.bytes ?? 0;
+    if (offset !== checkpoint.offset) {
+      firstBody?.destroy();
+      throw new IntegrityError(`${where}: the checkpoint is at byte ${checkpoint.offset}, its digest at ${offset}`);
+    }
     let digest: RunningDigest;
     try {
       digest = await startDigest(plan, engine, checkpoint.digest, this.offload, checkpoint.size - checkpoint.offset);
@@ -443,8 +448,6 @@ export class S3ObjectReader implements ObjectReader {
       firstBody?.destroy();
       throw new IntegrityError(`${where}: the saved digest cannot be resumed: ${(error as Error).message}`, { cause: error });
     }
-    const offset = checkpoint.digest?.bytes ?? 0;
-    if (offset !== checkpoint.offset) throw new IntegrityError(`${where}: the checkpoint is at byte ${checkpoint.offset}, its digest at ${offset}`);
     const source = this.rangeSource(request, checkpoint, where, firstBody);
     let lastBoundary = started;
     let suspended: ReadCheckpoint | undefined;

@@ -177,6 +177,14 @@ describe("backpressure", () => {
     await expect(quiet.finish()).rejects.toThrow(/sent no result for 20 ms/);
   });
 
+  it("rejects a waiting update when the digest is discarded, rather than leave it waiting forever", async () => {
+    const fake = new FakeWorker();
+    const digest = await OffloadedDigest.create({ algorithm: "CRC32" }, { pool: new DigestWorkerPool(() => fake), batchBytes: 10, maxOutstanding: 1 });
+    const waiting = digest.update(Buffer.alloc(100));
+    digest.discard();
+    await expect(waiting).rejects.toBeInstanceOf(DigestWorkerError);
+  });
+
   it("rejects a waiting update when the worker exits", async () => {
     const fake = new FakeWorker();
     const digest = await OffloadedDigest.create({ algorithm: "CRC32" }, { pool: new DigestWorkerPool(() => fake), batchBytes: 10, maxOutstanding: 1 });
