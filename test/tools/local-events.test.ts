@@ -252,6 +252,8 @@ describe("answers real clients need", () => {
     for await (const _ of body) break;
     const closed = await Promise.race([local.close().then(() => "closed"), new Promise((r) => setTimeout(() => r("still open after 10 s"), 10_000))]);
     expect(closed).toBe("closed");
+    // A client hanging up is not a storage problem.
+    expect(local.lines.filter((l) => l.startsWith("!") && /ECONNRESET|EPIPE|aborted/.test(l))).toEqual([]);
   }, 30_000);
 
   it("keeps no folder that deletes emptied once stopped", async () => {

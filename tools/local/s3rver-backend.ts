@@ -63,6 +63,9 @@ export function sweepEmptyFolders(root: string, keep: (dir: string) => boolean =
   return removed;
 }
 
+/** Socket errors that mean the other end closed the connection, not that storage failed. */
+const CLIENT_HUNG_UP = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE"]);
+
 export async function startS3rverBackend(options: { directory: string; buckets: readonly string[]; onProblem: (message: string) => void }): Promise<S3rverBackend> {
   const s3rver = new S3rver({
     address: "127.0.0.1",
@@ -85,7 +88,9 @@ export async function startS3rverBackend(options: { directory: string; buckets: 
     );
   };
   // s3rver reports every S3 error answer here too (a 404 for a missing key is normal): only report its own.
-  s3rver.on("error", (error: Error & { status?: number }) => {
+  // A client that hung up mid-answer (a reader that took only the bytes it needed) is not one either.
+  s3rver.on("error", (error: Error & { status?: number; code?: string }) => {
+    if (error.code !== undefined && CLIENT_HUNG_UP.has(error.code)) return;
     if (error.status === undefined || error.status >= 500) options.onProblem(`storage error: ${error.message}`);
   });
   const address = (await s3rver.run()) as AddressInfo;
