@@ -6,9 +6,11 @@
  * ENOENT and the call answers 500 after the object was deleted; an upload into a folder being removed
  * fails the same way. Here a delete removes the object's files only; emptied folders are swept when the
  * server starts and stops, when nothing else runs. Listings walk files, so empty folders change nothing.
+ *
+ * s3rver also answers an upload before its file is flushed: putObject here waits for it (`flushed`).
  */
 import { readdirSync, rmdirSync, statSync } from "node:fs";
-import { unlink } from "node:fs/promises";
+import { stat, unlink } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import type { StorageBackend, StoredObject } from "./backend";
@@ -24,6 +26,21 @@ export interface S3rverStore {
   getObject(bucket: string, key: string, range?: { start?: number; end?: number }): Promise<{ content: NodeJS.ReadableStream | null; metadata: Record<string, string> }>;
   putPart(bucket: string, uploadId: string, partNumber: number, content: NodeJS.ReadableStream): Promise<{ size: number; md5: string }>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * Waits until `file` holds `size` bytes (bounded): s3rver's putObject resolves before its write stream has
+ * flushed (for a Buffer body, right after end()), so a stat just after the answer could see fewer bytes
+ * (an event announcing 0 bytes for a 10-byte object, then a read that can never match it).
+ */
+export async function flushed(file: string, size: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await stat(file).then((s) => s.size, () => -1);
+    if (now === size || Date.now() >= deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 export interface S3rverBackend extends StorageBackend {
@@ -78,6 +95,19 @@ export async function startS3rverBackend(options: { directory: string; buckets: 
   // A bucket is a top-level folder: keep those even when empty.
   const isBucket = (dir: string) => path.dirname(dir) === path.resolve(options.directory);
   sweepEmptyFolders(path.resolve(options.directory), isBucket);
+  const putObject = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    const stored = await putObject(object);
+    await flushed(store.getResourcePath(object.bucket, object.key, "object"), stored.size);
+    return stored;
+  };
+  const putPart = store.putPart.bind(store);
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const stored = await putPart(bucket, uploadId, partNumber, content);
+    // The same for a part: completing the upload concatenates the parts' files.
+    await flushed(path.join(store.getResourcePath(bucket, undefined, "uploads"), uploadId, String(partNumber)), stored.size);
+    return stored;
+  };
   store.deleteObject = async (bucket: string, key: string) => {
     await Promise.all(
       ["object", "object.md5", "metadata.json"].map((resource) =>
