@@ -154,18 +154,7 @@ async function indexCreate(change: ObjectChange, ctx: RecordContext, deps: Index
   }
   let verified;
   try {
-    verified = await readVerified(
-      {
-        bucket: change.bucket,
-        key: change.key,
-        versionId: change.versionId,
-        // Without a version id, only the bytes this event announced may be hashed.
-        ifMatch: change.versionId === undefined ? change.eTag : undefined,
-        expectedSize: change.size,
-      },
-      deps,
-      hooks,
-    );
+    verified = await readVerified(readRequestOf(change), deps, hooks);
   } catch (error) {
     if (error instanceof ObjectGoneError) return { outcome: "skipped-gone", reason: error.message };
     if (error instanceof ObjectReplacedError) return { outcome: "skipped-replaced", reason: error.message };
@@ -228,16 +217,7 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
     } else {
       let verified;
       try {
-        verified = await readVerified(
-          {
-            bucket: change.bucket,
-            key: change.key,
-            versionId: served.versionId,
-            ifMatch: served.versionId === undefined ? served.eTag : undefined,
-            expectedSize: served.size,
-          },
-          deps,
-        );
+        verified = await readVerified(readRequestOf(restorationOf(change, served)), deps);
       } catch (error) {
         // Changed again since the HEAD: that change's own event is newer; ask again.
         if (error instanceof ObjectGoneError || error instanceof ObjectReplacedError) continue;
@@ -257,6 +237,20 @@ async function indexRemoval(change: ObjectChange, ctx: RecordContext, deps: Inde
     return { outcome: unchanged ? "version-removed" : "restored", record };
   }
   throw new ConflictError(`s3://${change.bucket}/${change.key} changed under every attempt to read what S3 serves after ${change.eventName}`);
+}
+
+/**
+ * The read of the object a create-like change names: its version, else only the bytes of the ETag it
+ * announced, of the size it announced. Pure.
+ */
+function readRequestOf(change: ObjectChange): ObjectReadRequest {
+  return {
+    bucket: change.bucket,
+    key: change.key,
+    versionId: change.versionId,
+    ifMatch: change.versionId === undefined ? change.eTag : undefined,
+    expectedSize: change.size,
+  };
 }
 
 /**

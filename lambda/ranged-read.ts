@@ -146,10 +146,15 @@ export function contentRangeProblem(contentRange: string | undefined, contentLen
   return undefined;
 }
 
+/** A Content-Range header with a known total ("bytes 0-99/1234" → 0, 99, 1234), or undefined. Pure. */
+export function parseContentRange(contentRange: string | undefined): { start: number; end: number; total: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange ?? "");
+  return m ? { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) } : undefined;
+}
+
 /** The total size in a Content-Range header ("bytes 0-99/1234" → 1234), or undefined. Pure. */
 export function contentRangeTotal(contentRange: string | undefined): number | undefined {
-  const m = /^bytes \d+-\d+\/(\d+)$/.exec(contentRange ?? "");
-  return m ? Number(m[1]) : undefined;
+  return parseContentRange(contentRange)?.total;
 }
 
 /**

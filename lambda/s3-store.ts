@@ -25,10 +25,11 @@ import {
   type S3StoredPart,
 } from "./checksums";
 import { DEFAULT_READ } from "./contract";
+import { mapLimited } from "./map-limited";
 import { digestStreamWith, startDigest, type DigestOffload } from "./digest-offload";
 import { DeadlineError, DigestWorkerError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { Digest, type RunningDigest, type StreamDigest } from "./hashing";
-import { contentRangeProblem, contentRangeTotal, digestEngineFor, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
+import { contentRangeProblem, contentRangeTotal, digestEngineFor, parseContentRange, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
 import { InvocationRetryStrategy } from "./retry";
 import type {
   DocumentStore,
@@ -227,20 +228,6 @@ const PART_HEADS_IN_FLIGHT = 8;
  * every part, however many.
  */
 export const MAX_PART_HEADS = 1_000;
-
-/** `work(0 … count-1)`, `inFlight` at a time, results in order; none started once `keepGoing` says no (undefined then). */
-async function inBatches<T>(count: number, inFlight: number, work: (index: number) => Promise<T>, keepGoing: () => boolean = () => true): Promise<Array<T | undefined>> {
-  const results = new Array<T | undefined>(count).fill(undefined);
-  let next = 0;
-  const worker = async () => {
-    while (next < count && keepGoing()) {
-      const index = next++;
-      results[index] = await work(index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return results;
-}
 
 /** Part sizes a read starts with, when they are already known: the sizes, or why they cannot be. */
 type KnownParts = { readonly sizes: readonly number[] } | { readonly unknown: string };
@@ -652,7 +639,8 @@ export class S3ObjectReader implements ObjectReader {
   ): Promise<number[] | { problem: string; deadline?: true }> {
     if (count > limit) return { problem: `${where} has ${count} parts of differing sizes, more than the ${limit} the reader asks one by one before reading` };
     const inTime = () => stopAt === undefined || Date.now() < stopAt;
-    const parts = await inBatches(count, PART_HEADS_IN_FLIGHT, (i) => this.partByHead(request, versionId, eTag, count, size, i + 1), inTime);
+    const numbers = Array.from({ length: count }, (_, i) => i + 1);
+    const parts = await mapLimited(numbers, PART_HEADS_IN_FLIGHT, (n) => this.partByHead(request, versionId, eTag, count, size, n), inTime);
     const asked = parts.filter((p) => p !== undefined).length;
     if (asked < count) return { problem: `only ${asked} of its ${count} part sizes were asked before the deadline`, deadline: true };
     let offset = 0;
@@ -686,9 +674,9 @@ export class S3ObjectReader implements ObjectReader {
     }
     if (unquote(head.ETag) !== eTag) return { problem: `${asked} answered ETag ${unquote(head.ETag)}, not the object's ${eTag}` };
     if (head.PartsCount !== count) return { problem: `${asked} answered ${head.PartsCount ?? "no"} parts count, the ETag names ${count}` };
-    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(head.ContentRange ?? "");
+    const range = parseContentRange(head.ContentRange);
     if (range) {
-      const [start, end, total] = range.slice(1).map(Number);
+      const { start, end, total } = range;
       if (total !== size || end < start || (head.ContentLength !== undefined && head.ContentLength !== end - start + 1)) {
         return { problem: `${asked} answered Content-Range ${head.ContentRange} and Content-Length ${head.ContentLength}, the object has ${size} bytes` };
       }

@@ -14,6 +14,7 @@ import { indexKeys, type IndexKeys } from "../../lambda/index-keys";
 import { parseIndexRecord, type ContentEntry, type IndexRecord } from "../../lambda/index-record";
 import { checkedContentEntries } from "../../lambda/content";
 import { indexChange } from "../../lambda/indexer";
+import { mapLimited } from "../../lambda/map-limited";
 import { S3DocumentStore, S3ObjectReader } from "../../lambda/s3-store";
 import { matchingRule, type Pipeline } from "../../stacks/pipeline";
 
@@ -131,9 +132,9 @@ export class IndexTools {
     for await (const page of this.list(this.index.bucket, this.keys.currentPrefix(location.bucket))) recordKeys.push(...page.map((o) => o.key));
     progress.total = objects.length + recordKeys.length;
     options.onProgress?.(progress);
-    await mapLimit(objects, options.concurrency, async (o) => finish(await this.verifyOne({ bucket: location.bucket, key: o.key })));
+    await mapLimited(objects, options.concurrency, async (o) => finish(await this.verifyOne({ bucket: location.bucket, key: o.key })));
     // Records of objects that are not in the listing: present ones whose object is gone.
-    await mapLimit(recordKeys, options.concurrency, async (recordKey) => {
+    await mapLimited(recordKeys, options.concurrency, async (recordKey) => {
       if (listedRecords.has(recordKey)) {
         // Its object was verified above.
         progress.done++;
@@ -271,7 +272,7 @@ export class IndexTools {
       if (options.maxObjects !== undefined && processed >= options.maxObjects) break;
       if (options.shouldStop?.()) break;
       const batch = options.maxObjects !== undefined ? page.slice(0, options.maxObjects - processed) : page;
-      await mapLimit(batch, options.concurrency, async (object) => {
+      await mapLimited(batch, options.concurrency, async (object) => {
         summary.listed++;
         // Only what the notification would have sent: the same rules (prefix, suffix, created events).
         if (!matchingRule(pipeline, location.bucket, "ObjectCreated:Put", object.key)) {
@@ -387,14 +388,3 @@ export function defaultCheckpointFile(uri: string): string {
   return `.backfill-${createHash("sha256").update(uri).digest("hex").slice(0, 12)}.json`;
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
-}

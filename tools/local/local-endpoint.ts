@@ -21,6 +21,7 @@ import { existsSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { mapLimited } from "../../lambda/map-limited";
 import { AwsChunkedDecoder, decodedHeaders, isAwsChunked } from "./aws-chunked";
 import type { StorageBackend } from "./backend";
 import { startS3rverBackend, type S3rverBackend } from "./s3rver-backend";
@@ -616,15 +617,6 @@ const header = (headers: http.IncomingHttpHeaders, name: string): string | undef
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 };
-
-async function mapLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
-}
 
 async function answerAcl(req: http.IncomingMessage, res: http.ServerResponse, backend: S3rverBackend, op: { bucket: string; key?: string }): Promise<void> {
   req.resume();
