@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { DigestPlan } from "../../lambda/checksums";
+import { compareS3Checksum, type DigestPlan } from "../../lambda/checksums";
 import type { DigestOffload } from "../../lambda/digest-offload";
 import { digestStream } from "../../lambda/hashing";
 import { S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
@@ -25,8 +25,9 @@ export function benchClient(endpoint: string): S3Client {
   });
 }
 
-export async function upload(client: S3Client, bucket: string, key: string, size: number, body: Readable): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size }));
+/** Uploads `body`; `checksum`, e.g. { ChecksumCRC64NVME: base64 }, is sent as its header for the server to store. */
+export async function upload(client: S3Client, bucket: string, key: string, size: number, body: Readable, checksum: { ChecksumCRC64NVME?: string } = {}): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size, ...checksum }));
 }
 
 /** Seconds `work` takes. */
@@ -65,9 +66,11 @@ export async function rawGetDigest(client: S3Client, bucket: string, key: string
   return (await digestStream(out.Body as Readable, plan)).sha256Hex;
 }
 
-/** The verifying algorithm the reader computes for this object (what the server stored decides it). */
+/** The verifying algorithm the reader computes for this object (what the server stored decides it); throws unless the read verifies. */
 export async function readerPlan(client: S3Client, settings: ReadSettings, bucket: string, key: string, size: number): Promise<DigestPlan | undefined> {
   const read = await new S3ObjectReader(client, undefined, settings).read({ bucket, key, expectedSize: size });
+  const check = compareS3Checksum(read.stored, read.computed);
+  if (check.verification !== "match") throw new Error(`the reader's read of ${key} is ${check.verification}: ${check.reason ?? ""}`);
   const verifying = read.computed.verifying;
   return verifying ? { algorithm: verifying.algorithm, ...(verifying.parts ? { partSizes: read.stored.parts?.map((p) => p.size) } : {}) } : undefined;
 }

@@ -2,6 +2,13 @@
  * The bench's S3 server in a process of its own, so that the server's CPU and memory are not the reader's:
  * s3rver on a free loopback port, started by `startS3ServerProcess` and stopped with `close()`.
  *
+ * s3rver stores no checksums. S3 stores the one an upload sends (and CRC64NVME for every upload that sends
+ * none), and the function verifies with it. So that the bench reads objects as the function reads them in
+ * AWS, a small middleware keeps the `x-amz-checksum-<algorithm>` header a single-part PUT sends (it does not
+ * check it: the bench sends the right value, and the reader's verdict is checked) and returns it, with
+ * `x-amz-checksum-type: FULL_OBJECT`, on whole-object GETs and HEADs that ask with `x-amz-checksum-mode:
+ * ENABLED`, as S3 does. A PUT without one forgets it.
+ *
  * Run as a script (`node --import tsx s3-server-process.ts <dir> <bucket>`), it serves and prints its port.
  */
 import { spawn } from "node:child_process";
@@ -47,6 +54,37 @@ if (require.main === module) {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3rver = require("s3rver");
   const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  server.middleware.unshift(storedChecksums());
   server.run().then(({ port }: { port: number }) => process.stdout.write(`${JSON.stringify({ port })}\n`));
   process.on("SIGTERM", () => void server.close().finally(() => process.exit(0)));
+}
+
+interface KoaContext {
+  readonly method: string;
+  readonly path: string;
+  readonly querystring: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  status: number;
+  set(name: string, value: string): void;
+}
+
+/** The checksum a PUT sent, kept per object path and returned as S3 returns it (see the module's comment). */
+function storedChecksums() {
+  const stored = new Map<string, { header: string; value: string }>();
+  return async (ctx: KoaContext, next: () => Promise<void>) => {
+    const object = decodeURIComponent(ctx.path);
+    const sent = Object.keys(ctx.headers).find((name) => /^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$/.test(name));
+    await next();
+    // A PutObject (the SDK adds `x-id=PutObject`), not a part of a multipart upload nor a copy.
+    const putObject = ctx.method === "PUT" && !/(^|&)(uploadId|partNumber)=/.test(ctx.querystring) && !ctx.headers["x-amz-copy-source"];
+    if (putObject && ctx.status === 200) {
+      if (sent) stored.set(object, { header: sent, value: String(ctx.headers[sent]) });
+      else stored.delete(object);
+    }
+    const checksum = stored.get(object);
+    if ((ctx.method === "GET" || ctx.method === "HEAD") && checksum && ctx.status === 200 && !ctx.headers.range && ctx.headers["x-amz-checksum-mode"] === "ENABLED") {
+      ctx.set(checksum.header, checksum.value);
+      ctx.set("x-amz-checksum-type", "FULL_OBJECT");
+    }
+  };
 }
