@@ -94,14 +94,6 @@ export const HANDLER = { source: "lambda/handler.ts", file: "handler", export: "
  */
 export const DIGEST_WORKER = { source: "lambda/digest-worker.ts", file: "digest-worker", mark: "s3ChecksumIndexDigestWorker" } as const;
 
-/**
- * The AWS Common Runtime's native binary (the `aws-crt` package, pinned), whose CRC32C and CRC64NVME the
- * function uses for large reads (native-checksums.ts): `file` beside the handler in the zip, one binary for
- * the function's architecture; `packageDir`, where the package keeps one per platform, for the bundle and
- * for code run from source.
- */
-export const NATIVE_CHECKSUMS = { file: "aws-crt-nodejs.node", package: "aws-crt", binDir: "dist/bin" } as const;
-
 /** Lambda's `handler` setting: `<file>.<export>`. */
 export const HANDLER_ENTRY = `${HANDLER.file}.${HANDLER.export}`;
 

@@ -27,7 +27,6 @@ import { DIGEST_WORKER, type DigestWorkerSetting } from "./contract";
 import type { FromDigestWorker, ToDigestWorker } from "./digest-worker";
 import { DigestWorkerError } from "./errors";
 import { createHasher, Digest, feedDigest, type DigestEngine, type DigestState, type Hasher, type RunningDigest, type StreamDigest } from "./hashing";
-import { nativeChecksumsFor, noteNativeChecksums } from "./native-checksums";
 
 const MiB = 1024 * 1024;
 
@@ -191,7 +190,6 @@ export class OffloadedDigest implements RunningDigest {
     private readonly sha: Hasher | undefined,
     plan: DigestPlan | undefined,
     options: DigestOffload,
-    bytes: number | undefined,
   ) {
     this.batchBytes = options.batchBytes ?? BATCH_BYTES;
     this.maxOutstanding = Math.max(1, options.maxOutstanding ?? MAX_OUTSTANDING_BATCHES);
@@ -200,13 +198,12 @@ export class OffloadedDigest implements RunningDigest {
     this.worker.on("message", this.onMessage);
     this.worker.on("error", this.onError);
     this.worker.on("exit", this.onExit);
-    this.post({ type: "start", job: this.job, sha256: sha === undefined, ...(plan ? { plan } : {}), ...(bytes !== undefined ? { bytes } : {}) });
+    this.post({ type: "start", job: this.job, sha256: sha === undefined, ...(plan ? { plan } : {}) });
   }
 
-  /** `bytes`, when known: the read's size, by which the worker decides on the native CRCs (native-checksums.ts). */
-  static async create(plan: DigestPlan | undefined, options: DigestOffload, bytes?: number): Promise<OffloadedDigest> {
+  static async create(plan: DigestPlan | undefined, options: DigestOffload): Promise<OffloadedDigest> {
     const sha = options.sha256OnWorker ? undefined : await createHasher("SHA256");
-    return new OffloadedDigest(options.pool, sha, plan, options, bytes);
+    return new OffloadedDigest(options.pool, sha, plan, options);
   }
 
   update(chunk: Uint8Array | string): void | Promise<void> {
@@ -226,7 +223,6 @@ export class OffloadedDigest implements RunningDigest {
     this.post({ type: "finish", job: this.job });
     const done = await this.watched(result, "no result");
     this.end(true);
-    if (done.nativeNews) noteNativeChecksums(done.nativeNews);
     if (done.bytes !== this.bytes) throw new DigestWorkerError(`the digest worker hashed ${done.bytes} bytes of the ${this.bytes} read`);
     const sha256Hex = this.sha ? Buffer.from(this.sha.digest()).toString("hex") : done.sha256Hex;
     if (sha256Hex === undefined) throw new DigestWorkerError("the digest worker returned no SHA-256");
@@ -341,10 +337,7 @@ export function offloads(plan: DigestPlan | undefined, engine: DigestEngine, off
   return bytes === undefined || bytes > (offload.batchBytes ?? BATCH_BYTES);
 }
 
-/**
- * The digest a read of `bytes` (when known) uses: on a worker thread when `offloads` says so, else the
- * in-thread Digest; either takes the native CRCs when `nativeChecksumsFor` gives them for the read.
- */
+/** The digest a read of `bytes` (when known) uses: on a worker thread when `offloads` says so, else the in-thread Digest. */
 export async function startDigest(
   plan: DigestPlan | undefined,
   engine: DigestEngine,
@@ -352,9 +345,8 @@ export async function startDigest(
   offload: DigestOffload | undefined,
   bytes?: number,
 ): Promise<RunningDigest> {
-  if (state === undefined && offloads(plan, engine, offload, bytes)) return OffloadedDigest.create(plan, offload, bytes);
-  const native = plan ? nativeChecksumsFor({ algorithm: plan.algorithm, bytes, resumable: engine === "resumable" }) : undefined;
-  return Digest.create(plan, engine, state, native);
+  if (state === undefined && offloads(plan, engine, offload, bytes)) return OffloadedDigest.create(plan, offload);
+  return Digest.create(plan, engine, state);
 }
 
 /** digestStream (hashing.ts) with the hashing on a worker thread when `offloads` says so for `bytes` (when known). */

@@ -13,24 +13,15 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { ComputedDigest, DigestPlan } from "./checksums";
 import { DIGEST_WORKER } from "./contract";
 import { createHasher, VerifyingDigest, type Hasher } from "./hashing";
-import { nativeChecksumsFor, unreportedNativeChecksums, type NativeChecksumsNews } from "./native-checksums";
 
 export type ToDigestWorker =
-  | { readonly type: "start"; readonly job: number; readonly sha256: boolean; readonly plan?: DigestPlan; readonly bytes?: number }
+  | { readonly type: "start"; readonly job: number; readonly sha256: boolean; readonly plan?: DigestPlan }
   | { readonly type: "batch"; readonly job: number; readonly buffer: ArrayBuffer; readonly length: number }
   | { readonly type: "finish"; readonly job: number };
 
 export type FromDigestWorker =
   | { readonly type: "ack"; readonly job: number; readonly buffer: ArrayBuffer }
-  | {
-      readonly type: "result";
-      readonly job: number;
-      readonly bytes: number;
-      readonly sha256Hex?: string;
-      readonly verifying?: ComputedDigest;
-      /** What became of the native CRCs in the worker, the first time (native-checksums.ts), to be logged by the read's thread. */
-      readonly nativeNews?: NativeChecksumsNews;
-    }
+  | { readonly type: "result"; readonly job: number; readonly bytes: number; readonly sha256Hex?: string; readonly verifying?: ComputedDigest }
   | { readonly type: "failed"; readonly job: number; readonly message: string };
 
 interface Job {
@@ -48,14 +39,7 @@ export function serveDigests(port: { on(event: "message", listener: (message: To
   const handle = async (message: ToDigestWorker): Promise<void> => {
     if (message.type === "start") {
       failed = undefined;
-      // The worker decides on the native CRCs itself: whether it has opened them is its own (per thread).
-      const native = message.plan ? nativeChecksumsFor({ algorithm: message.plan.algorithm, bytes: message.bytes, resumable: false }) : undefined;
-      job = {
-        id: message.job,
-        bytes: 0,
-        sha: message.sha256 ? await createHasher("SHA256") : undefined,
-        verifying: message.plan ? await VerifyingDigest.create(message.plan, "native", native) : undefined,
-      };
+      job = { id: message.job, bytes: 0, sha: message.sha256 ? await createHasher("SHA256") : undefined, verifying: message.plan ? await VerifyingDigest.create(message.plan) : undefined };
       return;
     }
     if (job?.id !== message.job) {
@@ -72,17 +56,9 @@ export function serveDigests(port: { on(event: "message", listener: (message: To
       return;
     }
     const { id, sha, verifying, bytes } = job;
-    const nativeNews = unreportedNativeChecksums();
     job = undefined;
     const computed = await verifying?.finish();
-    port.postMessage({
-      type: "result",
-      job: id,
-      bytes,
-      ...(sha ? { sha256Hex: Buffer.from(sha.digest()).toString("hex") } : {}),
-      ...(computed ? { verifying: computed } : {}),
-      ...(nativeNews ? { nativeNews } : {}),
-    });
+    port.postMessage({ type: "result", job: id, bytes, ...(sha ? { sha256Hex: Buffer.from(sha.digest()).toString("hex") } : {}), ...(computed ? { verifying: computed } : {}) });
   };
   port.on("message", (message) => {
     queue = queue.then(async () => {

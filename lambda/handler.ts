@@ -24,7 +24,6 @@ import { digestWorkerFile, digestWorkerPool, thisMachine, useDigestWorker } from
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { Continuations, isContinuationEvent, type ContinuationEvent } from "./continuation";
 import { LambdaInvoker } from "./lambda-invoker";
-import { unreportedNativeChecksums } from "./native-checksums";
 import type { ObjectChange } from "./event";
 import type { ChangeResult, ContinuationHooks } from "./indexer";
 
@@ -222,25 +221,8 @@ export async function handler(
   const requestId = context?.awsRequestId ?? "unknown";
   const deadline = invocationDeadline(Date.now(), context?.getRemainingTimeInMillis?.());
   runtime.retries?.startInvocation(deadline);
-  try {
-    if (isBatchInvocation(event)) return await processBatch(event as Record<string, any>, requestId, runtime, { deadline });
-    await processEvent(event, requestId, runtime, { deadline });
-  } finally {
-    reportNativeChecksums(runtime.logger);
-  }
-}
-
-/**
- * Says once per container, after the first large CRC32C or CRC64NVME read, whether the native binary
- * computed it (native-checksums.ts) and how long opening it took, or why hash-wasm did: a binary that
- * failed to open is a warning; none in the zip (built with nativeChecksums: false) is information. The
- * values are the same either way.
- */
-export function reportNativeChecksums(logger: Logger): void {
-  const news = unreportedNativeChecksums();
-  if (!news) return;
-  if (news.kind === "opened") logger.log("info", "native checksums in use", { file: news.file, openMs: news.openMs });
-  else logger.log(news.kind === "failed" ? "warn" : "info", "native checksums not used", { reason: news.message });
+  if (isBatchInvocation(event)) return processBatch(event as Record<string, any>, requestId, runtime, { deadline });
+  await processEvent(event, requestId, runtime, { deadline });
 }
 
 // Fail the cold start, not the first record, when the configuration is wrong.

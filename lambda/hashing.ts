@@ -5,13 +5,12 @@
  *
  * Implementations, chosen by speed (`npm run bench` measures each as a ratio to SHA-256 alone):
  * SHA-256, SHA-1 and MD5 from node:crypto (native, with CPU extensions) and CRC32 from node:zlib;
- * CRC32C and CRC64NVME from the AWS Common Runtime's native binary for large reads (native-checksums.ts),
- * and otherwise from hash-wasm (WebAssembly, inlined in the bundle), several times faster than the AWS
- * SDK's JavaScript ones. All give the same values (test/lambda/hashing.test.ts).
+ * CRC32C and CRC64NVME from hash-wasm (WebAssembly, inlined in the bundle), several times faster than
+ * the AWS SDK's JavaScript ones and equal to them (test/lambda/hashing.test.ts).
  *
  * Two engines. "native" (above) is the fastest but node:crypto cannot export a running hash. "resumable"
- * computes the same values with hash-wasm (SHA-256, SHA-1, MD5) and CRCs whose state is their value (zlib's
- * CRC32; CRC32C and CRC64NVME, native or hash-wasm, either one continuing the other's), and can `save()` the whole digest (byte count, SHA-256, the verifying algorithm and
+ * computes the same values with hash-wasm (SHA-256, SHA-1, MD5, CRC32C, CRC64NVME) and zlib (CRC32, whose
+ * state is its value), and can `save()` the whole digest (byte count, SHA-256, the verifying algorithm and
  * its per-part progress) as JSON, to be `load`ed by another invocation (a continuation, see continuation.ts).
  * It is slower (`npm run bench`), so it is used only for reads that may not finish in one invocation.
  */
@@ -19,7 +18,6 @@ import { createHash } from "node:crypto";
 import * as zlib from "node:zlib";
 import { createCRC32, createCRC64, createMD5, createSHA1, createSHA256 } from "hash-wasm";
 import type { ComputedChecksums, ComputedDigest, DigestAlgorithm, DigestPlan } from "./checksums";
-import type { NativeChecksums } from "./native-checksums";
 
 export interface StreamDigest extends ComputedChecksums {
   readonly bytes: number;
@@ -95,84 +93,8 @@ function wasmHasher(hasher: WasmHasher): Hasher {
   };
 }
 
-/** Hex of a CRC's value, big-endian: the saved state of every CRC hasher, whichever implementation. */
-const CRC_STATE = /^(?:[0-9a-f]{8}|[0-9a-f]{16})$/;
-
-function crcState(state: string, bytes: number): Buffer {
-  if (!CRC_STATE.test(state) || state.length !== bytes * 2) throw new RangeError(`a saved CRC state of ${bytes} bytes must be ${bytes * 2} hex digits, not ${JSON.stringify(state.slice(0, 40))}`);
-  return Buffer.from(state, "hex");
-}
-
-/**
- * hash-wasm's CRC32C or CRC64NVME, saving its value. hash-wasm's own state is a 4-byte header and the value,
- * little-endian; the header is read from a fresh hasher. A state hash-wasm saved itself (base64, as reads
- * continued before) still loads.
- */
-function wasmCrcHasher(hasher: WasmHasher, bytes: 4 | 8): Hasher {
-  hasher.init();
-  const header = Buffer.from(hasher.save()).subarray(0, 4);
-  return {
-    update: (data) => void hasher.update(data),
-    save: () => Buffer.from(hasher.save()).subarray(4, 4 + bytes).reverse().toString("hex"),
-    load(state) {
-      if (!CRC_STATE.test(state)) return void hasher.load(Buffer.from(state, "base64"));
-      hasher.load(Buffer.concat([header, crcState(state, bytes).reverse()]));
-    },
-    digest() {
-      const out = Buffer.from(hasher.digest("binary"));
-      hasher.init();
-      return out;
-    },
-  };
-}
-
-/** hash-wasm's own CRC state (base64: a 4-byte header, then the value little-endian) as the value's hex. */
-function legacyCrcValue(state: string, bytes: number): Buffer {
-  const raw = Buffer.from(state, "base64");
-  if (raw.length !== 4 + bytes) throw new RangeError(`a saved CRC state must be ${bytes * 2} hex digits`);
-  return Buffer.from(raw.subarray(4)).reverse();
-}
-
-/** The native binary's CRC32C (native-checksums.ts). */
-function nativeCrc32c(native: NativeChecksums): Hasher {
-  let crc = 0;
-  return {
-    update: (data) => void (crc = native.crc32c(data, crc)),
-    save: () => (crc >>> 0).toString(16).padStart(8, "0"),
-    load: (state) => void (crc = (CRC_STATE.test(state) ? crcState(state, 4) : legacyCrcValue(state, 4)).readUInt32BE(0)),
-    digest() {
-      const out = Buffer.alloc(4);
-      out.writeUInt32BE(crc >>> 0);
-      crc = 0;
-      return out;
-    },
-  };
-}
-
-/** The native binary's CRC64NVME (native-checksums.ts); its running value is 8 bytes, big-endian. */
-function nativeCrc64nvme(native: NativeChecksums): Hasher {
-  let crc: DataView | undefined;
-  const value = () => (crc ? Buffer.from(crc.buffer, crc.byteOffset, 8) : Buffer.alloc(8));
-  return {
-    update: (data) => void (crc = native.crc64nvme(data, crc)),
-    save: () => value().toString("hex"),
-    load(state) {
-      const bytes = CRC_STATE.test(state) ? crcState(state, 8) : legacyCrcValue(state, 8);
-      crc = new DataView(Uint8Array.from(bytes).buffer);
-    },
-    digest() {
-      const out = Buffer.from(value());
-      crc = undefined;
-      return out;
-    },
-  };
-}
-
-/**
- * A new hasher of `algorithm`; "resumable" ones can save and load their state. CRC32C and CRC64NVME come
- * from `native` when given (the read decides, native-checksums.ts), else from hash-wasm.
- */
-export async function createHasher(algorithm: DigestAlgorithm, engine: DigestEngine = "native", native?: NativeChecksums): Promise<Hasher> {
+/** A new hasher of `algorithm`; "resumable" ones can save and load their state. */
+export async function createHasher(algorithm: DigestAlgorithm, engine: DigestEngine = "native"): Promise<Hasher> {
   if (engine === "resumable") {
     switch (algorithm) {
       case "SHA256":
@@ -195,9 +117,9 @@ export async function createHasher(algorithm: DigestAlgorithm, engine: DigestEng
     case "CRC32":
       return zlibCrc32();
     case "CRC32C":
-      return native ? nativeCrc32c(native) : wasmCrcHasher(await createCRC32(CRC32C_POLYNOMIAL), 4);
+      return wasmHasher(await createCRC32(CRC32C_POLYNOMIAL));
     case "CRC64NVME":
-      return native ? nativeCrc64nvme(native) : wasmCrcHasher(await createCRC64(CRC64NVME_POLYNOMIAL), 8);
+      return wasmHasher(await createCRC64(CRC64NVME_POLYNOMIAL));
   }
 }
 
@@ -269,10 +191,7 @@ export interface DigestState {
   readonly bytes: number;
   /** hash-wasm's SHA-256 state, base64. */
   readonly sha256: string;
-  /**
-   * The verifying algorithm's state (hash-wasm's, base64; CRC32's value, decimal; CRC32C's and CRC64NVME's, hex) and, for plans with parts,
-   * its progress.
-   */
+  /** The verifying algorithm's state (base64, or CRC32's value) and, for plans with parts, its progress. */
   readonly verifying?: { readonly hasher: string; readonly parts?: PartwiseState };
 }
 
@@ -288,13 +207,11 @@ export class VerifyingDigest {
     private readonly plan: DigestPlan,
     private readonly verifier: Hasher,
     private readonly partwise: PartwiseHasher | undefined,
-    private readonly native: NativeChecksums | undefined,
   ) {}
 
-  /** `native`: the binary's CRCs, for a read that `nativeChecksumsFor` gave them to. */
-  static async create(plan: DigestPlan, engine: DigestEngine = "native", native?: NativeChecksums): Promise<VerifyingDigest> {
-    const verifier = await createHasher(plan.algorithm, engine, native);
-    return new VerifyingDigest(plan, verifier, plan.partSizes ? new PartwiseHasher(verifier, plan.partSizes) : undefined, native);
+  static async create(plan: DigestPlan, engine: DigestEngine = "native"): Promise<VerifyingDigest> {
+    const verifier = await createHasher(plan.algorithm, engine);
+    return new VerifyingDigest(plan, verifier, plan.partSizes ? new PartwiseHasher(verifier, plan.partSizes) : undefined);
   }
 
   update(data: Uint8Array): void {
@@ -320,7 +237,7 @@ export class VerifyingDigest {
     if (!this.partwise) return { algorithm, value: base64(this.verifier.digest()) };
     const parts = this.partwise.finish();
     // A composite checksum (and a multipart ETag) is the algorithm over the parts' binary digests, concatenated.
-    const ofParts = await createHasher(algorithm, "native", this.native);
+    const ofParts = await createHasher(algorithm);
     for (const part of parts) ofParts.update(part);
     return { algorithm, parts: parts.map(base64), ofParts: base64(ofParts.digest()) };
   }
@@ -346,14 +263,11 @@ export class Digest implements RunningDigest {
     private readonly verifying: VerifyingDigest | undefined,
   ) {}
 
-  /**
-   * A new digest, or (resumable engine only) one that continues a saved state. `native`: the binary's CRCs
-   * for the verifying checksum (see VerifyingDigest.create).
-   */
-  static async create(plan: DigestPlan | undefined, engine: DigestEngine = "native", state?: DigestState, native?: NativeChecksums): Promise<Digest> {
+  /** A new digest, or (resumable engine only) one that continues a saved state. */
+  static async create(plan: DigestPlan | undefined, engine: DigestEngine = "native", state?: DigestState): Promise<Digest> {
     if (state !== undefined && engine !== "resumable") throw new RangeError("only a resumable digest can continue a saved state");
     const sha = await createHasher("SHA256", engine);
-    const digest = new Digest(engine, sha, plan ? await VerifyingDigest.create(plan, engine, native) : undefined);
+    const digest = new Digest(engine, sha, plan ? await VerifyingDigest.create(plan, engine) : undefined);
     if (state) {
       digest.bytes = state.bytes;
       sha.load!(state.sha256);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { buildSync } from "esbuild";
 import { zipSync, type Zippable } from "fflate";
-import { DIGEST_WORKER, HANDLER, NATIVE_CHECKSUMS } from "../lambda/contract";
+import { DIGEST_WORKER, HANDLER } from "../lambda/contract";
 
 export interface BundleOptions {
   /** Entry file of the function, absolute or relative to `projectRoot`. */
@@ -39,32 +39,6 @@ export interface BundleOptions {
    * handler, none otherwise
    */
   readonly workers?: ReadonlyArray<{ readonly file: string; readonly source: string }>;
-  /**
-   * The architecture whose native checksum binary (aws-crt's `aws-crt-nodejs.node`, lambda/native-checksums.ts)
-   * goes into the zip beside the handler, or false for none (the code then computes every CRC with hash-wasm).
-   * Lambda's Node.js runtimes run on Amazon Linux (glibc), so the package's glibc build.
-   * @default "arm64" (the function's default architecture) when the entry is the handler, false otherwise
-   */
-  readonly nativeChecksums?: FunctionArchitecture | false;
-}
-
-export type FunctionArchitecture = "arm64" | "x86_64";
-
-/** This machine's architecture as Lambda names it (for a zip run here: local mode, tests), or false if Lambda has none like it. */
-export function hostArchitecture(arch: string = process.arch, platform: string = process.platform): FunctionArchitecture | false {
-  if (platform !== "linux") return false;
-  return arch === "x64" ? "x86_64" : arch === "arm64" ? "arm64" : false;
-}
-
-/** The package's folder of the binary for a Lambda architecture. */
-const NATIVE_CHECKSUMS_FOLDERS: Record<FunctionArchitecture, string> = { arm64: "linux-arm64-glibc", x86_64: "linux-x64-glibc" };
-
-/** The native checksum binary for a Lambda architecture, from the installed `aws-crt` package. */
-export function nativeChecksumsBinary(architecture: FunctionArchitecture, projectRoot: string): Uint8Array {
-  if (!(architecture in NATIVE_CHECKSUMS_FOLDERS)) throw new Error(`nativeChecksums is "${architecture}": use "arm64", "x86_64" or false.`);
-  const file = path.join(projectRoot, "node_modules", NATIVE_CHECKSUMS.package, NATIVE_CHECKSUMS.binDir, NATIVE_CHECKSUMS_FOLDERS[architecture], NATIVE_CHECKSUMS.file);
-  if (!existsSync(file)) throw new Error(`${path.relative(projectRoot, file)} is missing: run npm ci (the ${NATIVE_CHECKSUMS.package} package ships it), or set nativeChecksums to false.`);
-  return readFileSync(file);
 }
 
 /** The bundled file's name inside the zip, for a format. */
@@ -131,9 +105,7 @@ export function bundleFunction(options: BundleOptions): Bundle {
     throw new Error(`The function's entry file ${path.relative(projectRoot, entry)} does not exist: check the entry option.`);
   }
   const format = options.format ?? "esm";
-  const isHandler = path.relative(projectRoot, entry) === HANDLER.source;
-  const workers = options.workers ?? (isHandler ? [DIGEST_WORKER] : []);
-  const nativeChecksums = options.nativeChecksums ?? (isHandler ? "arm64" : false);
+  const workers = options.workers ?? (path.relative(projectRoot, entry) === HANDLER.source ? [DIGEST_WORKER] : []);
   const result = buildSync({
     entryPoints: {
       [HANDLER.file]: path.relative(projectRoot, entry),
@@ -178,7 +150,6 @@ export function bundleFunction(options: BundleOptions): Bundle {
     else if (name.endsWith(".map")) workerSourceMaps.push({ name, bytes: file.contents });
     else entries[name] = file.contents;
   }
-  if (nativeChecksums) entries[NATIVE_CHECKSUMS.file] = nativeChecksumsBinary(nativeChecksums, projectRoot);
   const zip = deterministicZip(entries);
   const digest = createHash("sha256").update(zip).digest();
   return {

@@ -147,15 +147,6 @@ export interface FunctionSettings {
    * @default "auto"
    */
   readonly digestWorker?: DigestWorkerSetting;
-  /**
-   * Whether the zip carries the AWS Common Runtime's checksum binary (the `aws-crt` package's, for
-   * `architecture`: 5.7 MB for arm64, 7.3 MB for x86_64, about 2.5 MB of the zip), from which reads of
-   * 128 MiB and more compute CRC32C and CRC64NVME (S3's default checksum): measured here about 3× and 1.2×
-   * faster than hash-wasm, with the same values. It is opened (about 40 ms) only by such a read, never at
-   * cold start. false keeps the zip at about 210 KiB, and every CRC comes from hash-wasm.
-   * @default true
-   */
-  readonly nativeChecksums?: boolean;
   /** Extra environment variables of the function (never secrets: they are plain text in state). @default {} */
   readonly environment?: Record<string, string>;
 }
@@ -339,7 +330,6 @@ export const DEFAULTS = {
     readPartSizeMiB: DEFAULT_READ.partSizeMiB,
     readConcurrency: DEFAULT_READ.concurrency,
     digestWorker: "auto",
-    nativeChecksums: true,
   },
 } as const;
 
@@ -492,7 +482,6 @@ function resolveFunction(namePrefix: string, settings: FunctionSettings, index: 
     readPartSizeMiB: settings.readPartSizeMiB ?? d.readPartSizeMiB,
     readConcurrency: settings.readConcurrency ?? d.readConcurrency,
     digestWorker: settings.digestWorker ?? d.digestWorker,
-    nativeChecksums: settings.nativeChecksums ?? d.nativeChecksums,
   };
   validateIntegerRange("function.memorySize", resolved.memorySize, 128, 10240, "MiB");
   validateIntegerRange("function.timeoutSeconds", resolved.timeoutSeconds, 1, 900, "seconds");
@@ -511,9 +500,6 @@ function resolveFunction(namePrefix: string, settings: FunctionSettings, index: 
   }
   if (!(DIGEST_WORKER_SETTINGS as readonly string[]).includes(resolved.digestWorker)) {
     throw new ConfigurationError(`function.digestWorker is "${resolved.digestWorker}": use ${DIGEST_WORKER_SETTINGS.map((v) => `"${v}"`).join(", ")}.`);
-  }
-  if (typeof resolved.nativeChecksums !== "boolean") {
-    throw new ConfigurationError(`function.nativeChecksums is ${JSON.stringify(resolved.nativeChecksums)}: use true or false.`);
   }
   if (resolved.reservedConcurrency !== undefined) validateIntegerRange("function.reservedConcurrency", resolved.reservedConcurrency, 0, 1000);
   if (resolved.architecture !== "arm64" && resolved.architecture !== "x86_64") {

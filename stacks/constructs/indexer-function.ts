@@ -53,9 +53,8 @@ export class IndexerFunction extends Construct {
 
     const projectRoot = props.projectRoot ?? path.resolve(__dirname, "..", "..");
     const entry = props.entry ?? HANDLER.source;
-    const nativeChecksums = fn.nativeChecksums ? fn.architecture : false;
-    const bundleKey = `${path.resolve(projectRoot, entry)}:${nativeChecksums}`;
-    this.bundle = bundles.get(bundleKey) ?? bundleFunction({ entry, projectRoot, nativeChecksums });
+    const bundleKey = path.resolve(projectRoot, entry);
+    this.bundle = bundles.get(bundleKey) ?? bundleFunction({ entry, projectRoot });
     bundles.set(bundleKey, this.bundle);
     const asset = new TerraformAsset(this, "code", {
       path: writeBundle(this.bundle),

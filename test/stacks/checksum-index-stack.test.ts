@@ -1,4 +1,3 @@
-import { unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { synthStack, type SynthesizedStack } from "../support/synth";
 
@@ -184,20 +183,6 @@ describe("function", () => {
     });
     expect(fn.filename).toMatch(/^assets\/indexer_code_[0-9A-F]+\/[0-9a-f]{64}\/function\.zip$/);
     expect(fn.source_code_hash).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-  });
-
-  it("zips the native checksum binary of the function's architecture, or none with nativeChecksums: false", () => {
-    const machineOf = (s: SynthesizedStack) => {
-      const files = unzipSync(s.stack.indexer.bundle.zip);
-      return files["aws-crt-nodejs.node"] ? Buffer.from(files["aws-crt-nodejs.node"]).readUInt16LE(18) : undefined;
-    };
-    const arm = synthStack();
-    const x86 = synthStack({ function: { architecture: "x86_64" } });
-    const none = synthStack({ function: { nativeChecksums: false } });
-    // ELF e_machine: 0xB7 AArch64, 0x3E x86-64.
-    expect([machineOf(arm), machineOf(x86), machineOf(none)]).toEqual([0xb7, 0x3e, undefined]);
-    const hashes = [arm, x86, none].map((s) => s.only("aws_lambda_function").source_code_hash);
-    expect(new Set(hashes).size, "each zip is its own code: a change of architecture deploys new code").toBe(3);
   });
 
   it("tells the function where the index is", () => {

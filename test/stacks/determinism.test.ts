@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { unzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
-import { bundleFunction, deterministicZip, nativeChecksumsBinary } from "../../stacks/bundle";
+import { bundleFunction, deterministicZip } from "../../stacks/bundle";
 import { synthAppToDisk } from "../support/synth";
 import { tempDir } from "../support/temp";
 
@@ -115,9 +115,9 @@ describe("the zip", () => {
     ]);
   });
 
-  it("holds only the minified ESM handler, its digest worker and the native checksum binary, their source maps beside the zip, and the hash is of the zip", () => {
+  it("holds only the minified ESM handler and its digest worker, their source maps beside the zip, and the hash is of the zip", () => {
     const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT });
-    expect(bundle.files.map((f) => f.name)).toEqual(["aws-crt-nodejs.node", "digest-worker.mjs", "handler.mjs"]);
+    expect(bundle.files.map((f) => f.name)).toEqual(["digest-worker.mjs", "handler.mjs"]);
     expect(bundle.sourceMap?.name).toBe("handler.mjs.map");
     expect(bundle.workerSourceMaps.map((m) => m.name)).toEqual(["digest-worker.mjs.map"]);
     const worker = Buffer.from(unzipSync(bundle.zip)["digest-worker.mjs"]).toString("utf8");
@@ -128,26 +128,8 @@ describe("the zip", () => {
     expect(Buffer.from(bundle.sha256Hex, "hex").toString("base64")).toBe(bundle.sha256Base64);
     const handler = Buffer.from(unzipSync(bundle.zip)["handler.mjs"]).toString("utf8");
     expect(handler, "the deployed code names no source map it does not ship").not.toContain("sourceMappingURL");
-    const unminified = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT, minify: false, nativeChecksums: false });
+    const unminified = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT, minify: false });
     const handlerSize = (b: typeof bundle) => b.files.find((f) => f.name === "handler.mjs")!.size;
     expect(handlerSize(bundle), "the bundle is minified").toBeLessThan(handlerSize(unminified) * 0.8);
-    expect(unminified.files.map((f) => f.name), "nativeChecksums: false leaves the binary out").toEqual(["digest-worker.mjs", "handler.mjs"]);
-  });
-
-  // ELF e_machine (bytes 18–19, little-endian): 0xB7 AArch64, 0x3E x86-64. Lambda's runtimes are glibc Linux.
-  it.each([
-    ["arm64", 0xb7],
-    ["x86_64", 0x3e],
-  ] as const)("carries the %s native checksum binary when built for it, unchanged from the aws-crt package", (architecture, machine) => {
-    // The default is arm64: only x86_64 needs a build of its own.
-    const bundle = bundleFunction({ entry: "lambda/handler.ts", projectRoot: PROJECT, ...(architecture === "arm64" ? {} : { nativeChecksums: architecture }) });
-    const binary = Buffer.from(unzipSync(bundle.zip)["aws-crt-nodejs.node"]);
-    expect(binary.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
-    expect(binary.readUInt16LE(18)).toBe(machine);
-    expect(binary.equals(nativeChecksumsBinary(architecture, PROJECT))).toBe(true);
-  });
-
-  it("says how to get the native checksum binary when the package lacks it", () => {
-    expect(() => nativeChecksumsBinary("arm64", "/nonexistent")).toThrow(/node_modules\/aws-crt\/dist\/bin\/linux-arm64-glibc\/aws-crt-nodejs\.node is missing: run npm ci .* or set nativeChecksums to false/);
   });
 });

@@ -1,10 +1,8 @@
 /**
  * The cost of verification: the function's one-pass digest with each algorithm S3 may have stored, as a
  * ratio to the same pass computing SHA-256 alone, measured in one run on one generated stream, in-thread and
- * with the hashing on the digest worker (digest-offload.ts). Passes are of the measured size, so CRC32C and
- * CRC64NVME come from the native binary as in a read of that size (native-checksums.ts); hash-wasm's, which
- * smaller reads use, are measured too. For comparison, the AWS SDK's own JavaScript CRC32C and CRC64NVME in
- * the same pass.
+ * with the hashing on the digest worker (digest-offload.ts). For
+ * comparison, the AWS SDK's own JavaScript CRC32C and CRC64NVME in the same pass (what hash-wasm replaces).
  */
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -36,39 +34,32 @@ async function withSdkChecksum(stream: Readable, checksum: { update(d: Uint8Arra
 type Variant = "in-thread" | "worker" | "worker, both";
 const VARIANTS: Variant[] = ["in-thread", "worker", "worker, both"];
 
-/** A pass as the reader makes it for an object of `size` (the native CRCs from 128 MiB), or with hash-wasm's CRCs. */
-function pass(stream: Readable, plan: DigestPlan | undefined, variant: Variant, pool: DigestWorkerPool, size: number, hashWasm: boolean): Promise<unknown> {
-  if (hashWasm) return digestStream(stream, plan);
-  return digestStreamWith(stream, plan, variant === "in-thread" ? undefined : { pool, sha256OnWorker: variant === "worker, both" }, size);
+function pass(stream: Readable, plan: DigestPlan | undefined, variant: Variant, pool: DigestWorkerPool): Promise<unknown> {
+  if (variant === "in-thread") return digestStream(stream, plan);
+  return digestStreamWith(stream, plan, { pool, sha256OnWorker: variant === "worker, both" });
 }
 
 /** `rounds` rounds, each pass of each plan once per round (interleaved, so a busy machine slows all alike); the best of each. */
 export async function verifyingReport(size: number, generated: (total: number) => Readable, rounds = 1): Promise<string[]> {
   const partSize = 16 * MiB;
   const partSizes = Array.from({ length: Math.ceil(size / partSize) }, (_, i) => Math.min(partSize, size - i * partSize));
-  const plans: Array<[string, DigestPlan | undefined, boolean?]> = [
+  const plans: Array<[string, DigestPlan | undefined]> = [
     ["SHA-256 alone", undefined],
-    ...(["CRC32", "CRC32C", "CRC64NVME", "SHA1", "MD5"] as const).map((algorithm) => [`SHA-256 + ${algorithm}${algorithm === "CRC32C" || algorithm === "CRC64NVME" ? " (native)" : ""}`, { algorithm }] as [string, DigestPlan]),
-    ["SHA-256 + CRC32C per 16 MiB part (composite, native)", { algorithm: "CRC32C", partSizes }],
+    ...(["CRC32", "CRC32C", "CRC64NVME", "SHA1", "MD5"] as const).map((algorithm) => [`SHA-256 + ${algorithm}`, { algorithm }] as [string, DigestPlan]),
+    ["SHA-256 + CRC32C per 16 MiB part (composite)", { algorithm: "CRC32C", partSizes }],
     ["SHA-256 + SHA-256 per 16 MiB part (composite)", { algorithm: "SHA256", partSizes }],
-    // What objects under 128 MiB, and a zip without the binary, use.
-    ["SHA-256 + CRC32C (hash-wasm)", { algorithm: "CRC32C" }, true],
-    ["SHA-256 + CRC64NVME (hash-wasm)", { algorithm: "CRC64NVME" }, true],
   ];
   const pool = new DigestWorkerPool();
   const best = plans.map(() => new Map<Variant, number>());
   try {
     // The worker's start (once per container) is not what is measured here.
-    // Nor is opening the native binary (once per thread): a first pass of each kind opens it.
-    for (const variant of VARIANTS) await pass(generated(MiB), { algorithm: "CRC64NVME" }, variant, pool, size, false);
+    await pass(generated(MiB), { algorithm: "CRC32" }, "worker", pool);
     for (let round = 0; round < rounds; round++) {
-      for (const [i, [, plan, hashWasm = false]] of plans.entries()) {
+      for (const [i, [, plan]] of plans.entries()) {
         for (const variant of VARIANTS) {
           // Without a verifying algorithm, "worker" would be the in-thread pass: only "both" moves anything.
           if (plan === undefined && variant === "worker") continue;
-          // hash-wasm's CRCs are measured in-thread only: the fallback, next to the native ones.
-          if (hashWasm && variant !== "in-thread") continue;
-          const rate = size / (await seconds(() => pass(generated(size), plan, variant, pool, size, hashWasm)));
+          const rate = size / (await seconds(() => pass(generated(size), plan, variant, pool)));
           best[i].set(variant, Math.max(best[i].get(variant) ?? 0, rate));
         }
       }

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { unzipSync } from "fflate";
 import { HANDLER } from "../../lambda/contract";
-import { bundleFunction, hostArchitecture } from "../../stacks/bundle";
+import { bundleFunction } from "../../stacks/bundle";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -54,8 +54,7 @@ export function handlerFromFile(file: string, env: Record<string, string>): Bund
 
 /** The project's function, bundled as it is deployed, unzipped and loaded with `env`. */
 export function loadBundledHandler(env: Record<string, string>): BundledHandler {
-  // The native checksum binary for this machine, so that local mode runs what Lambda runs.
-  const bundle = bundleFunction({ entry: HANDLER.source, projectRoot: PROJECT_ROOT, nativeChecksums: hostArchitecture() });
+  const bundle = bundleFunction({ entry: HANDLER.source, projectRoot: PROJECT_ROOT });
   return handlerFromFile(unpackFunctionZip(bundle.zip, bundle.sha256Hex), env);
 }
 
