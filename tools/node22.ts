@@ -6,6 +6,9 @@
  * package holds the official binary. The version is pinned (NODE_22) and the package is unpacked once into
  * node_modules/.cache; `npm pack` checks it against the registry's integrity hash. Arguments after `--` go
  * to vitest (e.g. a test file).
+ *
+ * `npm run bench:node22` (`tsx tools/node22.ts bench -- <flags>`) runs `npm run bench` on the same Node 22,
+ * so that the cold-load figures are measured on the runtime's version.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -41,9 +44,12 @@ export function node22(): string {
 
 if (require.main === module) {
   const node = node22();
-  const vitest = path.join(ROOT, "node_modules", "vitest", "vitest.mjs");
-  const args = process.argv.slice(2).filter((arg) => arg !== "--");
-  console.log(`test:node22: ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()} (${path.relative(ROOT, node)})`);
-  const run = spawnSync(node, [vitest, "run", "--config", "vitest.node22.config.mts", ...args], { cwd: ROOT, stdio: "inherit", env: { ...process.env, NODE_OPTIONS: "" } });
+  const [mode, ...rest] = process.argv.slice(2).filter((arg) => arg !== "--");
+  const bench = mode === "bench";
+  const args = bench
+    ? ["--openssl-legacy-provider", "--expose-gc", "--import", "tsx", path.join(ROOT, "tools", "bench.ts"), ...rest]
+    : [path.join(ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "--config", "vitest.node22.config.mts", ...(mode === undefined ? [] : [mode]), ...rest];
+  console.log(`${bench ? "bench" : "test"}:node22: ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()} (${path.relative(ROOT, node)})`);
+  const run = spawnSync(node, args, { cwd: ROOT, stdio: "inherit", env: { ...process.env, NODE_OPTIONS: "" } });
   process.exit(run.status ?? 1);
 }
