@@ -7,7 +7,8 @@
  * AWS, a small middleware keeps the `x-amz-checksum-<algorithm>` header a single-part PUT sends (it does not
  * check it: the bench sends the right value, and the reader's verdict is checked) and returns it, with
  * `x-amz-checksum-type: FULL_OBJECT`, on whole-object GETs and HEADs that ask with `x-amz-checksum-mode:
- * ENABLED`, as S3 does. A PUT without one forgets it.
+ * ENABLED`, as S3 does. Any other write to the object's bytes (a PutObject without one, a copy, a
+ * multipart upload, a delete) forgets it; tagging and ACLs do not.
  *
  * Run as a script (`node --import tsx s3-server-process.ts <dir> <bucket>`), it serves and prints its port.
  */
@@ -72,14 +73,19 @@ interface KoaContext {
 function storedChecksums() {
   const stored = new Map<string, { header: string; value: string }>();
   return async (ctx: KoaContext, next: () => Promise<void>) => {
-    const object = decodeURIComponent(ctx.path);
+    // The path as sent is the key: the SDK encodes a key the same way in every request.
+    const object = ctx.path;
     const sent = Object.keys(ctx.headers).find((name) => /^x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$/.test(name));
     await next();
-    // A PutObject (the SDK adds `x-id=PutObject`), not a part of a multipart upload nor a copy.
-    const putObject = ctx.method === "PUT" && !/(^|&)(uploadId|partNumber)=/.test(ctx.querystring) && !ctx.headers["x-amz-copy-source"];
-    if (putObject && ctx.status === 200) {
-      if (sent) stored.set(object, { header: sent, value: String(ctx.headers[sent]) });
-      else stored.delete(object);
+    const ok = ctx.status >= 200 && ctx.status < 300;
+    // Tagging, ACLs and the like change no byte of the object: S3 keeps its checksum.
+    const subresource = /(^|&)(tagging|acl|retention|legal-hold|restore|attributes)(=|&|$)/.test(ctx.querystring);
+    if (ok && ctx.method !== "GET" && ctx.method !== "HEAD" && !subresource) {
+      // Any other write to the path (a copy, a completed multipart upload, a delete) forgets it; only a
+      // PutObject (the SDK adds `x-id=PutObject`) that sent one stores it again.
+      stored.delete(object);
+      const putObject = ctx.method === "PUT" && (ctx.querystring === "" || ctx.querystring === "x-id=PutObject") && !ctx.headers["x-amz-copy-source"];
+      if (putObject && sent) stored.set(object, { header: sent, value: String(ctx.headers[sent]) });
     }
     const checksum = stored.get(object);
     if ((ctx.method === "GET" || ctx.method === "HEAD") && checksum && ctx.status === 200 && !ctx.headers.range && ctx.headers["x-amz-checksum-mode"] === "ENABLED") {
