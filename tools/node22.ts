@@ -58,14 +58,16 @@ export function node22(): string {
   return binary(dir);
 }
 
+/** Throws, naming the folder to remove, unless `bin` (`<folder>/package/bin/node`) runs and is NODE_22. */
 function checkVersion(bin: string): void {
+  const remedy = `remove ${path.resolve(bin, "..", "..", "..")} and run again`;
   let version: string;
   try {
     version = execFileSync(bin, ["--version"], { encoding: "utf8" }).trim();
   } catch (error) {
-    throw new Error(`${bin} does not run (${(error as Error).message.split("\n")[0]}): remove ${path.dirname(path.dirname(path.dirname(bin)))} and run again`);
+    throw new Error(`${bin} does not run (${(error as Error).message.split("\n")[0]}): ${remedy}`);
   }
-  if (version !== `v${NODE_22}`) throw new Error(`${bin} is ${version}, not v${NODE_22}: remove ${path.dirname(path.dirname(path.dirname(bin)))} and run again`);
+  if (version !== `v${NODE_22}`) throw new Error(`${bin} is ${version}, not v${NODE_22}: ${remedy}`);
 }
 
 if (require.main === module) {

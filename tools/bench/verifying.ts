@@ -11,14 +11,9 @@ import { Crc64Nvme } from "@aws-sdk/crc64-nvme";
 import type { DigestPlan } from "../../lambda/checksums";
 import { digestStreamWith, DigestWorkerPool } from "../../lambda/digest-offload";
 import { digestStream } from "../../lambda/hashing";
+import { timed } from "./read-path";
 
 const MiB = 1024 * 1024;
-
-async function seconds(work: () => Promise<unknown>): Promise<number> {
-  const started = process.hrtime.bigint();
-  await work();
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
 
 /** SHA-256 and a JavaScript checksum in one pass, as the SDK would compute it. */
 async function withSdkChecksum(stream: Readable, checksum: { update(d: Uint8Array): void; digest(): Promise<Uint8Array> }) {
@@ -59,7 +54,7 @@ export async function verifyingReport(size: number, generated: (total: number) =
         for (const variant of VARIANTS) {
           // Without a verifying algorithm, "worker" would be the in-thread pass: only "both" moves anything.
           if (plan === undefined && variant === "worker") continue;
-          const rate = size / (await seconds(() => pass(generated(size), plan, variant, pool)));
+          const rate = size / (await timed(() => pass(generated(size), plan, variant, pool))).seconds;
           best[i].set(variant, Math.max(best[i].get(variant) ?? 0, rate));
         }
       }
@@ -76,7 +71,7 @@ export async function verifyingReport(size: number, generated: (total: number) =
     ["SHA-256 + CRC32C, @aws-crypto/crc32c (not used)", () => new AwsCrc32c()],
     ["SHA-256 + CRC64NVME, @aws-sdk/crc64-nvme (not used)", () => new Crc64Nvme()],
   ] as const) {
-    const rate = size / (await seconds(() => withSdkChecksum(generated(size), checksum())));
+    const rate = size / (await timed(() => withSdkChecksum(generated(size), checksum()))).seconds;
     rows.push(`| ${name} | ${(rate / MiB).toFixed(0)} MiB/s = ${(rate / base).toFixed(2)} | | |`);
   }
   return [
