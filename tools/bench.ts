@@ -5,7 +5,8 @@
  *   1. SHA-256 of an in-memory buffer (node:crypto, and hash-wasm's resumable one): the ceilings.
  *   2. The one-pass digest of an in-memory stream, native and resumable: the cost of streaming.
  *   3. The S3 read path against s3rver in its own process: the function's reader (parallel Range GETs)
- *      as a ratio to a raw GET + SHA-256 of the same object from the same server; its peak memory.
+ *      as a ratio to a raw GET + SHA-256 of the same object from the same server; its peak memory; what
+ *      the reads cost in CPU per MiB (this process and the server's), against a GET that only receives.
  *   4. The same through a loopback proxy that limits each connection (S3's per-connection rate): the
  *      parallel reader against one stream.
  *   5. The largest object one invocation finishes, from the measured rates and the configured timeout.
@@ -17,18 +18,18 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { createSHA256 } from "hash-wasm";
 import { DEADLINE_RESERVE_MS } from "../lambda/handler";
 import { digestStreamWith, DigestWorkerPool } from "../lambda/digest-offload";
-import { digestStream } from "../lambda/hashing";
+import { createHasher, digestStream } from "../lambda/hashing";
 import { DEFAULT_READ_SETTINGS } from "../lambda/s3-store";
 import { DEFAULTS } from "../stacks/pipeline";
 import { coldStartReport } from "./bench/cold-start";
-import { benchClient, bestRates, mib, peakRssGrowth, rawGetDigest, rawGetSha256, readerPlan, readerSha256, timed, upload } from "./bench/read-path";
+import { benchClient, bestRates, coresInUse, mib, type ReadCost, peakRssGrowth, rawGetDigest, rawGetReceive, rawGetSha256, readerPlan, readerSha256, timed, upload } from "./bench/read-path";
 import { startS3ServerProcess } from "./bench/s3-server-process";
 import { startThrottleProxy } from "./bench/throttle-proxy";
 import { verifyingReport } from "./bench/verifying";
@@ -58,6 +59,30 @@ function generated(total: number, chunk = 64 * 1024, block: Buffer = randomBytes
 }
 
 const pass = (ok: boolean) => (ok ? "met" : "**not met**");
+
+/** CPU time per MiB of work that runs at `rate` bytes/s on one core. */
+const msPerMiB = (rate: number) => `${((1000 * MiB) / rate).toFixed(2)} ms`;
+
+/**
+ * What the unthrottled reads of the object stored with CRC64NVME cost in CPU: per MiB in the reading process
+ * (every thread) and in the server's, the cores they kept busy together, how busy the read's thread was, and
+ * the reader's CPU per MiB beyond the raw GET's next to what CRC64NVME alone costs. When the reading
+ * process is CPU-bound, the unthrottled ratio is one of CPU per MiB.
+ */
+function cpuRows(rates: Record<string, number>, costs: Record<string, ReadCost>, cores: number, crc64Rate: number): string[] {
+  const labels: Record<string, string> = { receive: "a raw GET receiving only (no hash)", raw: "the raw GET + SHA-256", reader: "the reader, in-thread", readerWorker: "the reader, digest worker" };
+  const rows = Object.entries(labels).map(([name, label]) => {
+    const cost = costs[name];
+    const server = cost.serverMsPerMiB === undefined ? "" : `, ${cost.serverMsPerMiB.toFixed(2)} ms in the server`;
+    return (
+      `| CRC64NVME stored, CPU of ${label} | ${cost.clientMsPerMiB.toFixed(2)} ms per MiB in the reading process${server}; ` +
+      `${coresInUse(cost, rates[name]).toFixed(2)} of ${cores} cores busy; the read's thread busy ${(cost.busy * 100).toFixed(0)} % of the time | | |`
+    );
+  });
+  const extra = costs.reader.clientMsPerMiB - costs.raw.clientMsPerMiB;
+  rows.push(`| CRC64NVME stored, CPU per MiB the reader (in-thread) spends beyond the raw GET + SHA-256 | ${extra >= 0 ? "+" : ""}${extra.toFixed(2)} ms; CRC64NVME alone in memory: ${msPerMiB(crc64Rate)} | | |`);
+  return rows;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -89,6 +114,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < memRounds; i++) wasm.init().update(buffer).digest();
   });
   const wasmRate = (memRounds * buffer.length) / wasmRun.seconds;
+  // CRC64NVME alone (hash-wasm, as the function computes it): what verifying an object as S3 stores it today costs.
+  const crc64 = await createHasher("CRC64NVME");
+  const crc64Run = await timed(async () => {
+    for (let i = 0; i < memRounds; i++) crc64.update(buffer);
+  });
+  const crc64Rate = (memRounds * buffer.length) / crc64Run.seconds;
 
   // 2. The one-pass digest over a stream, both engines.
   const streamSize = Math.min(size, 512 * MiB);
@@ -122,21 +153,28 @@ async function main(): Promise<void> {
     const plan = await readerPlan(direct, settings, "bench", "big.bin", size);
     const crcPlan = await readerPlan(direct, settings, "bench", "big-crc64nvme.bin", size);
     if (crcPlan?.algorithm !== "CRC64NVME") throw new Error(`the reader verified big-crc64nvme.bin with ${crcPlan?.algorithm ?? "nothing"}, not CRC64NVME`);
-    const unthrottled = await bestRates(size, rounds, {
+    const { rates: unthrottled } = await bestRates(size, rounds, {
       raw: () => rawGetSha256(direct, "bench", "big.bin"),
       rawSame: () => rawGetDigest(direct, "bench", "big.bin", plan),
       reader: () => readerSha256(direct, settings, "bench", "big.bin", size),
       readerWorker: () => readerSha256(direct, settings, "bench", "big.bin", size, offload),
     });
-    const crc = await bestRates(size, rounds, {
-      raw: () => rawGetSha256(direct, "bench", "big-crc64nvme.bin"),
-      reader: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size),
-      readerWorker: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size, offload),
-    });
+    const { rates: crc, costs: crcCosts } = await bestRates(
+      size,
+      rounds,
+      {
+        raw: () => rawGetSha256(direct, "bench", "big-crc64nvme.bin"),
+        reader: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size),
+        readerWorker: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size, offload),
+      },
+      server.pid,
+    );
+    // Receiving alone (no hashing): the part of every read's CPU that neither hash is.
+    const receiving = await bestRates(size, rounds, { receive: () => rawGetReceive(direct, "bench", "big-crc64nvme.bin") }, server.pid);
     const warm = await peakRssGrowth(() => readerSha256(direct, settings, "bench", "big.bin", size));
     // The object stored with CRC64NVME reads as objects do in AWS today.
     readRate = crc.reader;
-    const throttled = await bestRates(throttledSize, 1, {
+    const { rates: throttled } = await bestRates(throttledSize, 1, {
       single: () => rawGetSha256(slow, "bench", "throttled.bin"),
       parallel: () => readerSha256(slow, settings, "bench", "throttled.bin", throttledSize),
       parallelWorker: () => readerSha256(slow, settings, "bench", "throttled.bin", throttledSize, offload),
@@ -163,10 +201,12 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- |",
       `| SHA-256 in memory, node:crypto (the CPU ceiling) | ${mib(nativeRate)} | | |`,
       `| SHA-256 in memory, hash-wasm (resumable) | ${mib(wasmRate)} (${(wasmRate / nativeRate).toFixed(2)}×) | | |`,
+      `| CRC64NVME in memory, hash-wasm (what the function verifies with) | ${mib(crc64Rate)} = ${msPerMiB(crc64Rate)} of CPU per MiB | | |`,
       `| one-pass digest of a stream, native / resumable | ${mib(streamRate)} / ${mib(resumableRate)} | | |`,
       `| CRC64NVME stored: raw GET + SHA-256, one stream | ${mib(crc.raw)} | | |`,
       `| CRC64NVME stored: the function's reader, hashing in-thread | ${mib(crc.reader)} = **${crcRatio.toFixed(2)}×** the raw GET + SHA-256 | ≥ 0.95× | ${pass(crcRatio >= 0.95)} |`,
       `| CRC64NVME stored: the function's reader, verifying on the digest worker | ${mib(crc.readerWorker)} = **${crcWorkerRatio.toFixed(2)}×** the raw GET + SHA-256 | ≥ 0.95× | ${pass(crcWorkerRatio >= 0.95)} |`,
+      ...cpuRows({ ...crc, ...receiving.rates }, { ...crcCosts, ...receiving.costs }, availableParallelism(), crc64Rate),
       `| MD5 ETag only: raw GET + SHA-256, one stream | ${mib(unthrottled.raw)} | | |`,
       `| MD5 ETag only: raw GET + the reader's one-pass digest (SHA-256 + ${plan?.algorithm ?? "nothing"}), one stream | ${mib(unthrottled.rawSame)} | | |`,
       `| MD5 ETag only: the function's reader, hashing in-thread | ${mib(unthrottled.reader)} = **${unthrottledRatio.toFixed(2)}×** the raw GET + SHA-256, ${(unthrottled.reader / unthrottled.rawSame).toFixed(2)}× the raw GET + same digest | ≥ 0.95× | ${pass(unthrottledRatio >= 0.95)} |`,

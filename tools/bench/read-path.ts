@@ -3,7 +3,9 @@
  * one digest) as a ratio to a raw GET + SHA-256 of the same object from the same server; the same through
  * a proxy that limits each connection (S3's per-connection rate); and the reader's peak memory.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { compareS3Checksum, type DigestPlan } from "../../lambda/checksums";
@@ -60,6 +62,14 @@ export async function rawGetSha256(client: S3Client, bucket: string, key: string
   return hash.digest("hex");
 }
 
+/** One GET of the whole object, its bytes counted and dropped: what receiving alone costs. Its result is the byte count. */
+export async function rawGetReceive(client: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  let bytes = 0;
+  for await (const chunk of out.Body as Readable) bytes += (chunk as Buffer).length;
+  return String(bytes);
+}
+
 /** One GET of the whole object through the function's one-pass digest with `plan`: the same work as the reader, in one stream. */
 export async function rawGetDigest(client: S3Client, bucket: string, key: string, plan: DigestPlan | undefined): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -81,19 +91,80 @@ export async function readerSha256(client: S3Client, settings: ReadSettings, buc
   return read.computed.sha256Hex;
 }
 
-/** Bytes/s of each measurement: the best of `rounds`, interleaved so that a busy machine slows all alike. */
-export async function bestRates(size: number, rounds: number, runs: Record<string, () => Promise<string>>): Promise<Record<string, number>> {
+/** CPU seconds (user + system, every thread) process `pid` has used so far: Linux's /proc; undefined elsewhere. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
+let ticks: number | undefined;
+/** Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked). */
+function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
+
+/** What one measured read cost in CPU. */
+export interface ReadCost {
+  /** CPU milliseconds per MiB read in this process, all its threads (the digest worker's and the garbage collector's included). */
+  readonly clientMsPerMiB: number;
+  /** The same in the server's process, when it can be measured. */
+  readonly serverMsPerMiB?: number;
+  /** Share of the wall time this process's event loop was busy (1: the read's thread never waited). */
+  readonly busy: number;
+}
+
+/** CPU cores the read kept busy (this process and the server) at `rate` bytes/s. Pure. */
+export function coresInUse(cost: ReadCost, rate: number): number {
+  return ((cost.clientMsPerMiB + (cost.serverMsPerMiB ?? 0)) / 1000) * (rate / MiB);
+}
+
+/**
+ * Bytes/s of each measurement: the best of `rounds`, interleaved so that a busy machine slows all alike;
+ * with what the best round cost in CPU (the server's too, given its `serverPid`).
+ */
+export async function bestRates(
+  size: number,
+  rounds: number,
+  runs: Record<string, () => Promise<string>>,
+  serverPid?: number,
+): Promise<{ rates: Record<string, number>; costs: Record<string, ReadCost> }> {
   const rates: Record<string, number> = {};
+  const costs: Record<string, ReadCost> = {};
   const digests = new Set<string>();
   for (let round = 0; round < rounds; round++) {
     for (const [name, run] of Object.entries(runs)) {
+      const server = serverPid === undefined ? undefined : processCpuSeconds(serverPid);
+      const cpu = process.cpuUsage();
+      const loop = performance.eventLoopUtilization();
       const { result, seconds } = await timed(run);
+      const busy = performance.eventLoopUtilization(loop).utilization;
+      const used = process.cpuUsage(cpu);
+      const serverUsed = server === undefined ? undefined : processCpuSeconds(serverPid!);
       digests.add(result);
-      rates[name] = Math.max(rates[name] ?? 0, size / seconds);
+      if (size / seconds <= (rates[name] ?? 0)) continue;
+      rates[name] = size / seconds;
+      const perMiB = (cpuSeconds: number) => (cpuSeconds * 1000) / (size / MiB);
+      costs[name] = {
+        clientMsPerMiB: perMiB((used.user + used.system) / 1e6),
+        ...(server !== undefined && serverUsed !== undefined ? { serverMsPerMiB: perMiB(serverUsed - server) } : {}),
+        busy,
+      };
     }
   }
   if (digests.size !== 1) throw new Error(`the reads disagree on the SHA-256: ${[...digests].join(", ")}`);
-  return rates;
+  return { rates, costs };
 }
 
 export const mib = (rate: number) => `${(rate / MiB).toFixed(0)} MiB/s`;
