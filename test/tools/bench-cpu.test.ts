@@ -57,6 +57,9 @@ describe.runIf(process.platform === "linux")("bench CPU accounting", () => {
     expect(costs.read.clientMsPerMiB).toBeLessThan(200);
     let n = 0;
     await expect(bestRates(MiB, 2, { read: async () => String(n++) })).rejects.toThrow(/disagree/);
+    // A run that hashes nothing (receiving alone) is measured beside the others without a digest to compare.
+    const mixed = await bestRates(MiB, 1, { hashed: async () => "same", received: async () => undefined });
+    expect(Object.keys(mixed.costs).sort()).toEqual(["hashed", "received"]);
   });
 });
 
