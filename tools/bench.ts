@@ -114,12 +114,17 @@ async function main(): Promise<void> {
     for (let i = 0; i < memRounds; i++) wasm.init().update(buffer).digest();
   });
   const wasmRate = (memRounds * buffer.length) / wasmRun.seconds;
-  // CRC64NVME alone (hash-wasm, as the function computes it): what verifying an object as S3 stores it today costs.
-  const crc64 = await createHasher("CRC64NVME");
-  const crc64Run = await timed(async () => {
-    for (let i = 0; i < memRounds; i++) crc64.update(buffer);
-  });
-  const crc64Rate = (memRounds * buffer.length) / crc64Run.seconds;
+  // CRC64NVME alone, as the function verifies with it (crc64nvme.ts), and hash-wasm's (the resumable engine's):
+  // what verifying an object as S3 stores it today costs.
+  const crc64Rates: number[] = [];
+  for (const engine of ["native", "resumable"] as const) {
+    const hasher = await createHasher("CRC64NVME", engine);
+    const run = await timed(async () => {
+      for (let i = 0; i < memRounds; i++) hasher.update(buffer);
+    });
+    crc64Rates.push((memRounds * buffer.length) / run.seconds);
+  }
+  const [crc64Rate, crc64WasmRate] = crc64Rates;
 
   // 2. The one-pass digest over a stream, both engines.
   const streamSize = Math.min(size, 512 * MiB);
@@ -201,7 +206,7 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- |",
       `| SHA-256 in memory, node:crypto (the CPU ceiling) | ${mib(nativeRate)} | | |`,
       `| SHA-256 in memory, hash-wasm (resumable) | ${mib(wasmRate)} (${(wasmRate / nativeRate).toFixed(2)}×) | | |`,
-      `| CRC64NVME in memory, hash-wasm (what the function verifies with) | ${mib(crc64Rate)} = ${msPerMiB(crc64Rate)} of CPU per MiB | | |`,
+      `| CRC64NVME in memory, slicing-by-16 (crc64nvme.c, what the function verifies with) / hash-wasm (the resumable engine's) | ${mib(crc64Rate)} = ${msPerMiB(crc64Rate)} of CPU per MiB / ${mib(crc64WasmRate)} (${(crc64Rate / crc64WasmRate).toFixed(2)}×) | | |`,
       `| one-pass digest of a stream, native / resumable | ${mib(streamRate)} / ${mib(resumableRate)} | | |`,
       `| CRC64NVME stored: raw GET + SHA-256, one stream | ${mib(crc.raw)} | | |`,
       `| CRC64NVME stored: the function's reader, hashing in-thread | ${mib(crc.reader)} = **${crcRatio.toFixed(2)}×** the raw GET + SHA-256 | ≥ 0.95× | ${pass(crcRatio >= 0.95)} |`,
