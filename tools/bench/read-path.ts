@@ -93,8 +93,10 @@ export async function readerSha256(client: S3Client, settings: ReadSettings, buc
 /** CPU seconds (user + system, every thread) process `pid` has used so far: Linux's /proc; undefined elsewhere. */
 export function processCpuSeconds(pid: number): number | undefined {
   try {
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // The fields after the command name's last closing parenthesis (the name may hold any): utime and stime
+    // are the 12th and 13th of them, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / clockTicks();
   } catch {
     return undefined;
