@@ -52,6 +52,21 @@ describe("CRC-64/NVME in WebAssembly", () => {
     }
   });
 
+  it("keeps each hasher's running value its own while they share the thread's module", async () => {
+    // The per-part hashing, the digest worker's jobs and concurrent reads all interleave hashers in one thread.
+    const random = generator(4242);
+    const a = bytes(random, 2 * CAPACITY + 77);
+    const b = bytes(random, CAPACITY + 5);
+    const [first, second] = [crc64nvmeHasher(), crc64nvmeHasher()];
+    const step = 50_000;
+    for (let at = 0; at < Math.max(a.length, b.length); at += step) {
+      first.update(a.subarray(at, at + step));
+      second.update(b.subarray(at, at + step));
+    }
+    expect(Buffer.from(first.digest()).readBigUInt64BE()).toBe(await sdk(a));
+    expect(Buffer.from(second.digest()).readBigUInt64BE()).toBe(await sdk(b));
+  });
+
   it("starts again after each digest, as the per-part hashing needs", () => {
     const hasher = crc64nvmeHasher();
     hasher.update(Buffer.from("not this"));

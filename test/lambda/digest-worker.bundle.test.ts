@@ -1,12 +1,13 @@
 /**
  * The digest worker as deployed: the real bundle is built and unzipped, and its handler (DIGEST_WORKER=on)
  * indexes objects against s3rver with the hashing on `digest-worker.mjs`, found beside `handler.mjs`.
- * Without that file the read fails with the worker's typed error instead of hanging.
+ * Objects stored with CRC64NVME (on moto, which stores checksums as S3 does) verify with the bundled
+ * WebAssembly CRC. Without `digest-worker.mjs` the read fails with the worker's typed error instead of hanging.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type PutObjectCommandInput } from "@aws-sdk/client-s3";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DIGEST_WORKER, HANDLER } from "../../lambda/contract";
@@ -15,7 +16,7 @@ import { bundleFunction } from "../../stacks/bundle";
 import { handlerFromFile } from "../../tools/local/bundled-handler";
 import { s3Event } from "../support/events";
 import { invokeHandler } from "../support/handler-logs";
-import { startTestS3, type S3TestServer } from "../support/s3-server";
+import { startMotoS3, startTestS3, type S3TestServer } from "../support/s3-server";
 import { tempDir } from "../support/temp";
 
 const SOURCE = "cix-worker-source";
@@ -38,12 +39,12 @@ function unpack(): string {
 }
 
 let sequencer = 0x2000;
-async function uploadAndIndex(file: string, key: string, body: Buffer, digestWorker = "on"): Promise<unknown> {
-  const put = await s3.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: body }));
-  const handler = handlerFromFile(file, { ...s3.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/", DIGEST_WORKER: digestWorker, READ_PART_SIZE_MIB: "4" });
-  const event = s3Event({ eventName: "ObjectCreated:Put", bucket: SOURCE, key, size: body.length, eTag: put.ETag!.replace(/"/g, ""), sequencer: (++sequencer).toString(16).padStart(18, "0") });
+async function uploadAndIndex(file: string, key: string, body: Buffer, digestWorker = "on", server: S3TestServer = s3, put: Partial<PutObjectCommandInput> = {}): Promise<unknown> {
+  const stored = await server.client.send(new PutObjectCommand({ Bucket: SOURCE, Key: key, Body: body, ...put }));
+  const handler = handlerFromFile(file, { ...server.env, INDEX_BUCKET: INDEX, INDEX_PREFIX: "index/", DIGEST_WORKER: digestWorker, READ_PART_SIZE_MIB: "4" });
+  const event = s3Event({ eventName: "ObjectCreated:Put", bucket: SOURCE, key, size: body.length, eTag: stored.ETag!.replace(/"/g, ""), sequencer: (++sequencer).toString(16).padStart(18, "0") });
   await invokeHandler(handler, event, `req-${sequencer}`);
-  const record = await s3.client.send(new GetObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, key) }));
+  const record = await server.client.send(new GetObjectCommand({ Bucket: INDEX, Key: indexKeys("index/").current(SOURCE, key) }));
   return JSON.parse(await record.Body!.transformToString());
 }
 
@@ -57,6 +58,23 @@ describe("the bundled digest worker", () => {
       const record = await uploadAndIndex(file, key, body);
       // s3rver stores no checksum: the ETag's MD5, computed on the worker, is what verifies the bytes.
       expect(record, key).toMatchObject({ size: body.length, sha256: createHash("sha256").update(body).digest("hex"), s3Checksum: { verification: "match", verifiedBy: "MD5" } });
+    }
+  });
+
+  it("verifies objects stored with CRC64NVME (moto stores it, as S3 does) with the bundled WebAssembly CRC, on the worker and in-thread", async () => {
+    const moto = await startMotoS3([SOURCE, INDEX]);
+    try {
+      const file = unpack();
+      for (const [key, body, worker] of [
+        ["incoming/crc64-one-get.bin", randomBytes(3 * 1024 * 1024 + 1), "on"],
+        ["incoming/crc64-in-parts.bin", randomBytes(9 * 1024 * 1024 + 7), "on"],
+        ["incoming/crc64-in-thread.bin", randomBytes(5 * 1024 * 1024 + 3), "off"],
+      ] as const) {
+        const record = await uploadAndIndex(file, key, body, worker, moto, { ChecksumAlgorithm: "CRC64NVME" });
+        expect(record, key).toMatchObject({ sha256: createHash("sha256").update(body).digest("hex"), s3Checksum: { verification: "match", verifiedBy: "CRC64NVME" } });
+      }
+    } finally {
+      await moto.close();
     }
   });
 

@@ -92,15 +92,23 @@ export async function readerSha256(client: S3Client, settings: ReadSettings, buc
 
 /** CPU seconds (user + system, every thread) process `pid` has used so far: Linux's /proc; undefined elsewhere. */
 export function processCpuSeconds(pid: number): number | undefined {
+  let stat: string;
   try {
-    // The fields after the command name's last closing parenthesis (the name may hold any): utime and stime
-    // are the 12th and 13th of them, in clock ticks.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return undefined;
   }
+  return cpuSecondsOfStat(stat, clockTicks());
+}
+
+/**
+ * The CPU seconds in a /proc/<pid>/stat line: utime + stime, the 12th and 13th fields after the command
+ * name's last closing parenthesis (the name may hold spaces and parentheses), in `ticks` per second. Pure.
+ */
+export function cpuSecondsOfStat(stat: string, ticks: number): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const seconds = (Number(fields[11]) + Number(fields[12])) / ticks;
+  return Number.isFinite(seconds) ? seconds : undefined;
 }
 
 let ticks: number | undefined;
