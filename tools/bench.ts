@@ -116,13 +116,17 @@ async function main(): Promise<void> {
   const wasmRate = (memRounds * buffer.length) / wasmRun.seconds;
   // CRC64NVME alone, as the function verifies with it (crc64nvme.ts), and hash-wasm's (the resumable engine's):
   // what verifying an object as S3 stores it today costs.
-  const crc64Rates: number[] = [];
-  for (const engine of ["native", "resumable"] as const) {
-    const hasher = await createHasher("CRC64NVME", engine);
-    const run = await timed(async () => {
-      for (let i = 0; i < memRounds; i++) hasher.update(buffer);
-    });
-    crc64Rates.push((memRounds * buffer.length) / run.seconds);
+  // Best of 3 interleaved rounds: WebAssembly starts on V8's baseline compiler and moves to its optimizing one
+  // while it runs, which a single pass would charge to whichever engine went first.
+  const crc64Rates = [0, 0];
+  for (let round = 0; round < 3; round++) {
+    for (const [i, engine] of (["native", "resumable"] as const).entries()) {
+      const hasher = await createHasher("CRC64NVME", engine);
+      const run = await timed(async () => {
+        for (let r = 0; r < memRounds; r++) hasher.update(buffer);
+      });
+      crc64Rates[i] = Math.max(crc64Rates[i], (memRounds * buffer.length) / run.seconds);
+    }
   }
   const [crc64Rate, crc64WasmRate] = crc64Rates;
 
