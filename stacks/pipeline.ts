@@ -99,9 +99,10 @@ export interface IndexBucketProps {
 export interface FunctionSettings {
   /**
    * Memory of the function in MiB, from 128 to 10240. CPU grows with it (1 vCPU at 1,769 MB), and below
-   * about 1 vCPU a read is bound by CPU, not by S3: receiving, SHA-256 and CRC64NVME cost about 4–6.5 ms of
-   * CPU per MiB (`npm run bench` on a 2-core machine), so 512 MB (0.29 vCPU) reads about 45–75 MiB/s and
-   * 1,769 MB about 150–250 MiB/s. 512 keeps small objects cheap; raise it where objects are large.
+   * about 1 vCPU a read is bound by CPU, not by S3: the reader spends about 3.5–5 ms of CPU per MiB
+   * receiving, hashing SHA-256 and verifying CRC64NVME (`npm run bench` on a 2-core machine), so 512 MB
+   * (0.29 vCPU) reads about 55–80 MiB/s and 1,769 MB about 200–280 MiB/s. 512 keeps small objects cheap;
+   * raise it where objects are large.
    * @default 512
    */
   readonly memorySize?: number;
