@@ -14,6 +14,8 @@ import * as path from "node:path";
 const ROOT = path.resolve(__dirname, "..");
 export const WASM_SOURCE = path.join(ROOT, "lambda", "crc64nvme.c");
 export const WASM_MODULE = path.join(ROOT, "lambda", "crc64nvme-wasm.ts");
+/** What is missing, and how to get it, on a machine without clang. */
+const NO_CLANG = "clang is not installed (apt-get install -y clang lld)";
 
 /** The compiler's command line: no libc, no entry point, names and the producers section stripped, so that the bytes depend on the source and the compiler only. */
 export const CLANG_ARGS = ["--target=wasm32", "-O3", "-nostdlib", "-fno-ident", "-Wl,--no-entry", "-Wl,--strip-all"];
@@ -27,7 +29,7 @@ export function compileWasm(source = WASM_SOURCE): Buffer {
       execFileSync("clang", [...CLANG_ARGS, "-o", out, source], { stdio: ["ignore", "ignore", "pipe"] });
     } catch (error) {
       const failure = error as { code?: string; stderr?: Buffer };
-      const reason = failure.code === "ENOENT" ? "clang is not installed (apt-get install -y clang lld)" : String(failure.stderr ?? error).trim();
+      const reason = failure.code === "ENOENT" ? NO_CLANG : String(failure.stderr ?? error).trim();
       throw new Error(`compiling ${path.relative(ROOT, source)} failed: ${reason}`);
     }
     return readFileSync(out);
@@ -70,7 +72,7 @@ export function wasmModuleText(wasm: Buffer, compiler: string): string {
  */
 export function checkWasm(): { verdict: "same" | "differs" | "other-compiler"; recorded?: string; here: string } {
   const here = clangVersion();
-  if (here === undefined) throw new Error("clang is not installed (apt-get install -y clang lld)");
+  if (here === undefined) throw new Error(NO_CLANG);
   const committed = readFileSync(WASM_MODULE, "utf8");
   const recorded = recordedCompiler(committed);
   if (recorded !== here) return { verdict: "other-compiler", ...(recorded !== undefined ? { recorded } : {}), here };
@@ -91,7 +93,7 @@ if (require.main === module) {
     console.log(`${path.relative(ROOT, WASM_MODULE)} is up to date`);
   } else {
     const compiler = clangVersion();
-    if (compiler === undefined) throw new Error("clang is not installed (apt-get install -y clang lld)");
+    if (compiler === undefined) throw new Error(NO_CLANG);
     writeFileSync(WASM_MODULE, wasmModuleText(compileWasm(), compiler));
     console.log(`wrote ${path.relative(ROOT, WASM_MODULE)}`);
   }

@@ -1,7 +1,8 @@
 /**
  * The read path against an S3 server in its own process: the function's reader (parallel Range GETs into
  * one digest) as a ratio to a raw GET + SHA-256 of the same object from the same server; the same through
- * a proxy that limits each connection (S3's per-connection rate); and the reader's peak memory.
+ * a proxy that limits each connection (S3's per-connection rate); the reader's peak memory; and what each
+ * read costs in CPU, in this process and in the server's.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
