@@ -5,17 +5,66 @@
  *
  * Memory is bounded: a part is held until the consumer has taken all of it, so at most `concurrency`
  * parts are held at once, plus the next one requested during the last quarter of the part being consumed
- * (`lookaheadStarts`): under (concurrency + 1/4) × partSize bytes. Pure orchestration: the I/O is the
- * `RangeSource`.
+ * (`lookaheadStarts`): under (concurrency + 1/4) × partSize bytes. A source that receives into the part
+ * buffers offered (`PartLease`) holds at most `concurrency` of them, reused from part to part: the part
+ * requested early waits, its response unread, until the part being consumed frees one. Pure
+ * orchestration: the I/O is the `RangeSource`.
  */
 import { IntegrityError } from "./errors";
 
 export interface RangeSource {
   /**
    * The bytes `start` to `end` inclusive. The source pins what it reads (a version id or an ETag) so that
-   * every part comes from the same object; it throws if that object is gone or replaced.
+   * every part comes from the same object; it throws if that object is gone or replaced. It may receive
+   * them into the buffer `lease` offers, and then yields views of it.
    */
-  fetch(start: number, end: number, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  fetch(start: number, end: number, signal: AbortSignal, lease: PartLease): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** A buffer for one part's bytes, offered to its source; taken back once the consumer has taken the part. */
+export interface PartLease {
+  /** A buffer of exactly the part's length (waits until one is free). */
+  buffer(): Promise<Uint8Array>;
+}
+
+/**
+ * Buffers of `size` bytes, at most `count` in use, each reused once released: parts received into them
+ * allocate nothing per part, and the pages they touch are touched once per read, not once per part.
+ */
+export class PartBuffers {
+  private readonly free: Uint8Array[] = [];
+  private made = 0;
+  private readonly waiting: Array<(buffer: Uint8Array) => void> = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly count: number,
+  ) {}
+
+  /** A free buffer (a new one while fewer than `count` exist), or the next one released; rejects when `signal` aborts first. */
+  acquire(signal: AbortSignal): Promise<Uint8Array> {
+    const ready = this.free.pop() ?? (this.made < this.count ? (this.made++, new Uint8Array(this.size)) : undefined);
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const take = (buffer: Uint8Array) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(buffer);
+      };
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(take), 1);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(take);
+    });
+  }
+
+  release(buffer: Uint8Array): void {
+    const next = this.waiting.shift();
+    if (next) next(buffer);
+    else this.free.push(buffer);
+  }
 }
 
 export interface PartOptions {
@@ -47,24 +96,27 @@ export function lookaheadStarts(unconsumed: number, partSize: number): number {
   return unconsumed <= partSize / 4 ? 1 : 0;
 }
 
-/** A part being received: its chunks not yet handed on, how many bytes came, and how it ended. */
+/** A part being received: its chunks not yet handed on, how many bytes came, how it ended, and the buffer it leased. */
 interface PartBuffer {
   readonly chunks: Array<Uint8Array | undefined>;
   /** Index of the next chunk to hand on. */
   next: number;
   bytes: number;
   done: boolean;
+  leased?: Uint8Array;
 }
 
 /**
  * Yields the object's bytes from `offset` to the end, in order, reading up to `concurrency` parts at once.
  * The part being consumed is handed on as its chunks arrive (hashing overlaps its download); later parts
  * are held until their turn. The first error (of any part) ends the iteration, after every request in
- * flight was aborted.
+ * flight was aborted. A chunk may be a view of a leased buffer that a later part reuses: the consumer must
+ * be done with each chunk when it asks for the next.
  */
 export async function* readInParts(source: RangeSource, options: PartOptions): AsyncGenerator<Uint8Array> {
   const ranges = partRanges(options.size, options.partSize, options.offset ?? 0);
   const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const buffers = new PartBuffers(options.partSize, concurrency);
   // One controller per part, so that listeners do not pile up on one signal over thousands of parts.
   const inFlight = new Set<AbortController>();
   const pending = new Map<number, PartBuffer>();
@@ -83,9 +135,16 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
     pending.set(index, part);
     const controller = new AbortController();
     inFlight.add(controller);
+    const lease: PartLease = {
+      buffer: async () => {
+        if (part.leased) throw new Error(`bytes ${from}-${to}: a part leases one buffer`);
+        part.leased = await buffers.acquire(controller.signal);
+        return part.leased.subarray(0, to - from + 1);
+      },
+    };
     void (async () => {
       try {
-        for await (const chunk of await source.fetch(from, to, controller.signal)) {
+        for await (const chunk of await source.fetch(from, to, controller.signal, lease)) {
           part.chunks.push(chunk);
           part.bytes += chunk.length;
           notify();
@@ -124,8 +183,10 @@ export async function* readInParts(source: RangeSource, options: PartOptions): A
         await new Promise<void>((resolve) => (wake = resolve));
       }
       // The slot is free once the part was consumed: at most `concurrency` parts are ever held, while the
-      // parts after this one went on downloading during its hashing.
+      // parts after this one went on downloading during its hashing. Its buffer goes to the next part (the
+      // consumer was done with the part's last chunk when it asked for more).
       pending.delete(index);
+      if (part.leased) buffers.release(part.leased);
       while (next < ranges.length && next < index + 1 + concurrency) start(next++);
     }
   } finally {

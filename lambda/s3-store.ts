@@ -30,6 +30,7 @@ import { digestStreamWith, startDigest, type DigestOffload } from "./digest-offl
 import { DeadlineError, DigestWorkerError, IntegrityError, ObjectForbiddenError, ObjectGoneError, ObjectReplacedError } from "./errors";
 import { Digest, type RunningDigest, type StreamDigest } from "./hashing";
 import { contentRangeProblem, contentRangeTotal, digestEngineFor, parseContentRange, readInParts, shouldSuspend, type RangeSource } from "./ranged-read";
+import { LeanBody, LeanHttpHandler } from "./lean-http";
 import { InvocationRetryStrategy } from "./retry";
 import type {
   DocumentStore,
@@ -60,13 +61,14 @@ export const S3_TIMEOUTS = {
  * connection must open in 3 s, the response's headers arrive in 30 s, and no connection (body included) may
  * stay silent 15 s: a stalled call fails and is retried instead of holding the event until Lambda's timeout.
  * Response checksum validation is left to the function (WHEN_REQUIRED), which compares S3's stored checksum
- * of source objects itself so that a mismatch is reported, not only thrown.
+ * of source objects itself so that a mismatch is reported, not only thrown. GETs and HEADs go through the
+ * lean handler (lean-http.ts), which receives bodies for a fraction of the CPU; writes through the SDK's.
  */
 export function createS3Client(overrides: S3ClientConfig = {}, retryStrategy = new InvocationRetryStrategy()): S3Client {
   return new S3Client({
     maxAttempts: 5,
     retryStrategy,
-    requestHandler: { connectionTimeout: S3_TIMEOUTS.connect, requestTimeout: S3_TIMEOUTS.request, socketTimeout: S3_TIMEOUTS.idle, throwOnRequestTimeout: true },
+    requestHandler: new LeanHttpHandler({ connectionTimeout: S3_TIMEOUTS.connect, requestTimeout: S3_TIMEOUTS.request, socketTimeout: S3_TIMEOUTS.idle }),
     responseChecksumValidation: "WHEN_REQUIRED",
     requestChecksumCalculation: "WHEN_REQUIRED",
     ...overrides,
@@ -75,9 +77,10 @@ export function createS3Client(overrides: S3ClientConfig = {}, retryStrategy = n
 
 /**
  * A body that stays silent `idleMs` is destroyed with a TimeoutError, whatever the connection does: the
- * digest then fails with an IntegrityError and the read is retried.
+ * digest then fails with an IntegrityError and the read is retried. `chunks` are the body's bytes as they
+ * are consumed (default: the body as a stream).
  */
-export async function* withIdleTimeout(body: Readable, idleMs: number, where: string): AsyncGenerator<Uint8Array | string> {
+export async function* withIdleTimeout(body: Readable, idleMs: number, where: string, chunks: AsyncIterable<Uint8Array | string> = body): AsyncGenerator<Uint8Array | string> {
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(timer);
@@ -88,7 +91,7 @@ export async function* withIdleTimeout(body: Readable, idleMs: number, where: st
   };
   try {
     arm();
-    for await (const chunk of body) {
+    for await (const chunk of chunks) {
       arm();
       yield chunk;
     }
@@ -126,6 +129,16 @@ export function firstBytesOf(body: Readable, n: number): Readable {
     destroyGenerator(error, callback);
   };
   return out;
+}
+
+/**
+ * A body's bytes, at most `length` of them: received straight into `buffer()` when the function's HTTP
+ * handler delivered it (lean-http.ts: one copy, nothing allocated per read), else as the stream yields them.
+ * Either way a body silent `idleMs` ends the read (withIdleTimeout).
+ */
+async function bodyBytes(body: Readable, buffer: () => Promise<Uint8Array>, idleMs: number, where: string): Promise<AsyncIterable<Uint8Array>> {
+  const chunks = body instanceof LeanBody ? body.into(await buffer()) : body;
+  return withIdleTimeout(body, idleMs, where, chunks) as AsyncIterable<Uint8Array>;
 }
 
 /** An ETag as HTTP requires it in If-Match: a quoted entity-tag (S3 and strict servers refuse a bare one). */
@@ -390,7 +403,9 @@ export class S3ObjectReader implements ObjectReader {
       // One GET: the whole object in one stream.
       let digest;
       try {
-        digest = await digestStreamWith(withIdleTimeout(body, this.idleMs, where), digestPlanFor(stored), this.offload, object.ContentLength);
+        const length = object.ContentLength;
+        const bytes = length === undefined ? withIdleTimeout(body, this.idleMs, where) : await bodyBytes(body, async () => new Uint8Array(length), this.idleMs, where);
+        digest = await digestStreamWith(bytes, digestPlanFor(stored), this.offload, length);
       } catch (error) {
         if (error instanceof DigestWorkerError) throw error;
         throw new IntegrityError(`reading ${where} failed after it started: ${(error as Error).message}`, { cause: error });
@@ -472,12 +487,12 @@ export class S3ObjectReader implements ObjectReader {
   private rangeSource(request: ObjectReadRequest, checkpoint: ReadCheckpoint, where: string, firstBody: Readable | undefined): RangeSource {
     let first = firstBody;
     return {
-      fetch: async (start, end, signal) => {
+      fetch: async (start, end, signal, lease) => {
         if (start === 0 && first !== undefined) {
           const body = first;
           first = undefined;
           signal.addEventListener("abort", () => body.destroy(), { once: true });
-          return withIdleTimeout(body, this.idleMs, where) as AsyncIterable<Uint8Array>;
+          return bodyBytes(body, () => lease.buffer(), this.idleMs, where);
         }
         let part: GetObjectCommandOutput;
         try {
@@ -506,7 +521,7 @@ export class S3ObjectReader implements ObjectReader {
           body.destroy();
           throw new IntegrityError(`${where}: ${problem}`);
         }
-        return withIdleTimeout(body, this.idleMs, where) as AsyncIterable<Uint8Array>;
+        return bodyBytes(body, () => lease.buffer(), this.idleMs, where);
       },
     };
   }

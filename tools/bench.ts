@@ -29,7 +29,7 @@ import { createHasher, digestStream } from "../lambda/hashing";
 import { DEFAULT_READ_SETTINGS } from "../lambda/s3-store";
 import { DEFAULTS } from "../stacks/pipeline";
 import { coldStartReport } from "./bench/cold-start";
-import { benchClient, bestRates, coresInUse, mib, type ReadCost, peakRssGrowth, rawGetDigest, rawGetReceive, rawGetSha256, readerPlan, readerSha256, timed, upload } from "./bench/read-path";
+import { benchClient, bestRates, functionClient, coresInUse, mib, type ReadCost, peakRssGrowth, rawGetDigest, rawGetReceive, rawGetSha256, readerPlan, readerSha256, timed, upload } from "./bench/read-path";
 import { startS3ServerProcess } from "./bench/s3-server-process";
 import { startThrottleProxy } from "./bench/throttle-proxy";
 import { verifyingReport } from "./bench/verifying";
@@ -139,8 +139,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "cix-bench-"));
   const server = await startS3ServerProcess(dir, "bench");
   const proxy = await startThrottleProxy(server.endpoint, perConnection);
+  // Raw GETs go through the SDK's own HTTP handler, as any SDK user's do; the reader through the function's client.
   const direct = benchClient(server.endpoint);
   const slow = benchClient(proxy.endpoint);
+  const fn = functionClient(server.endpoint);
+  const fnSlow = functionClient(proxy.endpoint);
   const lines: string[] = [];
   let readRate = 0;
   let readerMsPerMiB = 0;
@@ -159,37 +162,37 @@ async function main(): Promise<void> {
     // The first read of the process, from a collected heap (--expose-gc): everything it needs, the code's
     // first use included. A warm read after the others is printed too, but RSS the allocator kept from
     // earlier reads hides growth there, so the target is checked on the first.
-    const memory = await peakRssGrowth(() => readerSha256(direct, settings, "bench", "big.bin", size));
-    const plan = await readerPlan(direct, settings, "bench", "big.bin", size);
-    const crcPlan = await readerPlan(direct, settings, "bench", "big-crc64nvme.bin", size);
+    const memory = await peakRssGrowth(() => readerSha256(fn, settings, "bench", "big.bin", size));
+    const plan = await readerPlan(fn, settings, "bench", "big.bin", size);
+    const crcPlan = await readerPlan(fn, settings, "bench", "big-crc64nvme.bin", size);
     if (crcPlan?.algorithm !== "CRC64NVME") throw new Error(`the reader verified big-crc64nvme.bin with ${crcPlan?.algorithm ?? "nothing"}, not CRC64NVME`);
     const { rates: unthrottled } = await bestRates(size, rounds, {
       raw: () => rawGetSha256(direct, "bench", "big.bin"),
       rawSame: () => rawGetDigest(direct, "bench", "big.bin", plan),
-      reader: () => readerSha256(direct, settings, "bench", "big.bin", size),
-      readerWorker: () => readerSha256(direct, settings, "bench", "big.bin", size, offload),
+      reader: () => readerSha256(fn, settings, "bench", "big.bin", size),
+      readerWorker: () => readerSha256(fn, settings, "bench", "big.bin", size, offload),
     });
     const { rates: crc, costs: crcCosts } = await bestRates(
       size,
       rounds,
       {
         raw: () => rawGetSha256(direct, "bench", "big-crc64nvme.bin"),
-        reader: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size),
-        readerWorker: () => readerSha256(direct, settings, "bench", "big-crc64nvme.bin", size, offload),
+        reader: () => readerSha256(fn, settings, "bench", "big-crc64nvme.bin", size),
+        readerWorker: () => readerSha256(fn, settings, "bench", "big-crc64nvme.bin", size, offload),
         // A GET that only receives (no hashing): what receiving costs by itself. It does not simply add to the
         // hashes' costs: a GET that drops its bytes often pays more per MiB than one that hashes them.
         receive: () => rawGetReceive(direct, "bench", "big-crc64nvme.bin"),
       },
       server.pid,
     );
-    const warm = await peakRssGrowth(() => readerSha256(direct, settings, "bench", "big.bin", size));
+    const warm = await peakRssGrowth(() => readerSha256(fn, settings, "bench", "big.bin", size));
     // The object stored with CRC64NVME reads as objects do in AWS today.
     readRate = crc.reader;
     readerMsPerMiB = crcCosts.reader.clientMsPerMiB;
     const { rates: throttled } = await bestRates(throttledSize, 1, {
       single: () => rawGetSha256(slow, "bench", "throttled.bin"),
-      parallel: () => readerSha256(slow, settings, "bench", "throttled.bin", throttledSize),
-      parallelWorker: () => readerSha256(slow, settings, "bench", "throttled.bin", throttledSize, offload),
+      parallel: () => readerSha256(fnSlow, settings, "bench", "throttled.bin", throttledSize),
+      parallelWorker: () => readerSha256(fnSlow, settings, "bench", "throttled.bin", throttledSize, offload),
     });
 
     const ceiling = Math.min(settings.concurrency * perConnection, nativeRate);
@@ -231,8 +234,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await pool.close();
-    direct.destroy();
-    slow.destroy();
+    for (const client of [direct, slow, fn, fnSlow]) client.destroy();
     await proxy.close();
     await server.close();
     rmSync(dir, { recursive: true, force: true });

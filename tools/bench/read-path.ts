@@ -12,11 +12,12 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { compareS3Checksum, type DigestPlan } from "../../lambda/checksums";
 import type { DigestOffload } from "../../lambda/digest-offload";
 import { digestStream } from "../../lambda/hashing";
-import { S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
+import { createS3Client, S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
 import { LOCAL_CREDENTIALS } from "../local/local-endpoint";
 
 const MiB = 1024 * 1024;
 
+/** A client as any SDK user makes one (the SDK's own HTTP handler): the raw GETs the reader is compared with. */
 export function benchClient(endpoint: string): S3Client {
   return new S3Client({
     endpoint,
@@ -26,6 +27,11 @@ export function benchClient(endpoint: string): S3Client {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
   });
+}
+
+/** The client as the function makes it (createS3Client: its HTTP handler, timeouts and retries), for this endpoint. */
+export function functionClient(endpoint: string): S3Client {
+  return createS3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
 }
 
 /** Uploads `body`; `checksum`, e.g. { ChecksumCRC64NVME: base64 }, is sent as its header for the server to store. */
