@@ -348,6 +348,8 @@ class Exchange {
 
   constructor(
     private readonly connection: Connection,
+    /** The silence timeout: measured only while the exchange wants bytes, not while it holds them back. */
+    private readonly idle: { arm(): void; disarm(): void },
     private readonly method: string,
     private readonly onHead: (head: ResponseHead, body: LeanBody) => void,
     private readonly onError: (error: Error) => void,
@@ -359,7 +361,10 @@ class Exchange {
       if (this.finished) throw new HttpProtocolError("bytes after the end of the response");
       const more = this.body === undefined ? this.receiveHead(data) : this.receiveBody(data);
       // A finished exchange leaves the connection to the pool, which must go on receiving.
-      return this.finished || more;
+      if (this.finished) return true;
+      // Paused until the consumer asks for more: a server that cannot send meanwhile is not silent.
+      if (!more) this.idle.disarm();
+      return more;
     } catch (error) {
       this.failAll(error as Error);
       return false;
@@ -389,7 +394,10 @@ class Exchange {
     this.framing = bodyFraming(this.method, head);
     if (this.framing.kind === "chunked") this.chunked = new ChunkedDecoder();
     this.body = new LeanBody(
-      () => this.connection.socket.resume(),
+      () => {
+        this.idle.arm();
+        this.connection.socket.resume();
+      },
       (error) => this.abort(error),
     );
     this.onHead(head, this.body);
@@ -535,14 +543,19 @@ export class LeanHttpHandler {
     return new Promise((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       let answered = false;
+      const socketTimeout = this.options.socketTimeout;
       const onAbort = () => exchange.fail(abortError(signal!));
+      const onSilence = () => exchange.fail(timeoutError(`the connection to ${origin} was silent for ${socketTimeout} ms`));
+      const idle = { arm: () => void (socketTimeout && connection.socket.setTimeout(socketTimeout)), disarm: () => void connection.socket.setTimeout(0) };
       const cleanup = () => {
         for (const timer of timers) clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        connection.socket.setTimeout(0);
+        connection.socket.off("timeout", onSilence);
+        idle.disarm();
       };
       const exchange = new Exchange(
         connection,
+        idle,
         request.method,
         (responseHead, body) => {
           answered = true;
@@ -563,9 +576,8 @@ export class LeanHttpHandler {
       );
       connection.exchange = exchange;
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.options.socketTimeout) {
-        connection.socket.setTimeout(this.options.socketTimeout, () => exchange.fail(timeoutError(`the connection to ${origin} was silent for ${this.options.socketTimeout} ms`)));
-      }
+      connection.socket.on("timeout", onSilence);
+      idle.arm();
       if (this.options.connectionTimeout && connection.socket.connecting) {
         const timer = setTimeout(() => exchange.fail(timeoutError(`connecting to ${origin} took more than ${this.options.connectionTimeout} ms`)), this.options.connectionTimeout);
         timers.push(timer);

@@ -46,7 +46,7 @@ describe("parsing a response's head", () => {
   });
 
   it("keeps HTTP/1.1 connections alive unless told to close, HTTP/1.0 ones only when told to", () => {
-    const head = (minor: number, connection?: string) => ({ statusCode: 200, reason: "", minor, headers: connection ? { connection } : {} });
+    const head = (minor: number, connection?: string) => ({ statusCode: 200, reason: "", minor, headers: (connection ? { connection } : {}) as Record<string, string> });
     const length = { kind: "length", length: 1 } as const;
     expect(keepsAlive(head(1), length)).toBe(true);
     expect(keepsAlive(head(1, "Close"), length)).toBe(false);
@@ -183,6 +183,22 @@ describe("the lean handler against a scripted server", () => {
     expect(server.stats()).toEqual({ requests: 2, connections: 1 });
   });
 
+  it("leaves no listener behind on a kept-alive connection, however many requests it carries", async () => {
+    const server = await scripted((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const h = handler();
+      for (let i = 0; i < 30; i++) await readAll((await h.handle(get(server.port))).response.body);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(server.stats()).toEqual({ requests: 30, connections: 1 });
+      expect(warnings.map((w) => w.message)).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("reads any response split anywhere: Content-Length or chunked, in pieces of any size", async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 5000 }), fc.boolean(), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }), fc.boolean(), async (bytes, chunked, pieces, fill) => {
@@ -274,6 +290,13 @@ describe("the lean handler against a scripted server", () => {
     await expect(readAll(response.body)).rejects.toMatchObject({ name: "TimeoutError" });
     const silent = await scripted(() => undefined);
     await expect(handler({ requestTimeout: 200 }).handle(get(silent.port))).rejects.toMatchObject({ name: "TimeoutError", message: expect.stringMatching(/no response .* in 200 ms/) });
+  });
+
+  it("does not time out a response the reader holds back (a part waiting for a buffer), only a silent server", async () => {
+    const server = await scripted((socket) => socket.write(Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n"), Buffer.alloc(3_000_000, 7)])));
+    const { response } = await handler({ socketTimeout: 100 }).handle(get(server.port));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await readAll((response.body as LeanBody).into(new Uint8Array(3_000_000)))).length).toBe(3_000_000);
   });
 
   it("aborts: before the headers it rejects with an AbortError, during the body it fails the body", async () => {

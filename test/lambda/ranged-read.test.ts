@@ -7,10 +7,10 @@ import { lookaheadStarts, partRanges, readInParts, type RangeSource } from "../.
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** An object in memory served in ranges, each after a delay, in chunks; counts what is in flight. */
-function memorySource(body: Buffer, opts: { delay?: (start: number) => number; chunk?: number; tamper?: (start: number, data: Buffer) => Buffer } = {}) {
-  const stats = { inFlight: 0, maxInFlight: 0, requests: [] as Array<[number, number]>, aborted: 0 };
+function memorySource(body: Buffer, opts: { delay?: (start: number) => number; chunk?: number; tamper?: (start: number, data: Buffer) => Buffer; lease?: boolean } = {}) {
+  const stats = { inFlight: 0, maxInFlight: 0, requests: [] as Array<[number, number]>, aborted: 0, buffers: new Set<ArrayBufferLike>() };
   const source: RangeSource = {
-    async fetch(start, end, signal) {
+    async fetch(start, end, signal, lease) {
       stats.requests.push([start, end]);
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
@@ -19,9 +19,21 @@ function memorySource(body: Buffer, opts: { delay?: (start: number) => number; c
       let data = body.subarray(start, end + 1);
       if (opts.tamper) data = opts.tamper(start, data);
       const chunk = opts.chunk ?? 1000;
+      // Received into the leased buffer, as the function's HTTP handler does: views of it are yielded.
+      const into = opts.lease ? await lease.buffer() : undefined;
+      if (into) stats.buffers.add(into.buffer);
       return (async function* () {
         try {
-          for (let i = 0; i < data.length; i += chunk) yield data.subarray(i, i + chunk);
+          for (let i = 0; i < data.length; i += chunk) {
+            const piece = data.subarray(i, i + chunk);
+            if (!into) {
+              yield piece;
+              continue;
+            }
+            into.set(piece, i);
+            await new Promise((r) => setImmediate(r));
+            yield into.subarray(i, i + piece.length);
+          }
         } finally {
           stats.inFlight--;
         }
@@ -49,6 +61,18 @@ describe("the ranges of an object", () => {
 
 describe("reading in parts", () => {
   const body = randomBytes(50_000 + 17);
+
+  it("receives into at most `concurrency` part buffers, reused, the bytes handed on intact although later parts arrive first", async () => {
+    for (const concurrency of [1, 2, 4]) {
+      const { source, stats } = memorySource(body, { delay: (start) => 30 - start / 2000, lease: true });
+      // Hashed as they come: a chunk is valid until the next one is asked for.
+      const hash = createHash("sha256");
+      for await (const chunk of readInParts(source, { size: body.length, partSize: 4096, concurrency })) hash.update(chunk);
+      expect(hash.digest("hex")).toBe(sha(body));
+      expect(stats.requests.length).toBe(Math.ceil(body.length / 4096));
+      expect(stats.buffers.size).toBe(concurrency);
+    }
+  });
 
   it("hands on the bytes in order although later parts arrive first", async () => {
     // Earlier parts are slower: they finish last.
