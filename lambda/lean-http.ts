@@ -299,6 +299,8 @@ class Connection {
   exchange: Exchange | undefined;
   idleSince = 0;
   closed = false;
+  /** Takes the connection out of its idle state (set while it is pooled). */
+  reuse: () => void = () => undefined;
 
   constructor(
     readonly origin: string,
@@ -592,6 +594,7 @@ export class LeanHttpHandler {
     const pool = this.idle.get(origin) ?? [];
     const now = Date.now();
     for (let connection = pool.pop(); connection; connection = pool.pop()) {
+      connection.reuse();
       if (!connection.closed && now - connection.idleSince <= MAX_IDLE_MS) {
         connection.socket.ref();
         return connection;
@@ -608,6 +611,20 @@ export class LeanHttpHandler {
     const pool = this.idle.get(connection.origin) ?? [];
     pool.push(connection);
     this.idle.set(connection.origin, pool);
+    // Closed, and its receive buffer freed, once idle too long or closed by the server, whether or not
+    // another request comes (a frozen Lambda runs the timer when it thaws; acquire checks the age too).
+    const leave = () => {
+      clearTimeout(timer);
+      const at = pool.indexOf(connection);
+      if (at >= 0) pool.splice(at, 1);
+      connection.close();
+    };
+    const timer = setTimeout(leave, MAX_IDLE_MS).unref();
+    connection.socket.once("close", leave);
+    connection.reuse = () => {
+      clearTimeout(timer);
+      connection.socket.off("close", leave);
+    };
   }
 
   updateHttpClientConfig(key: never, value: never): void {

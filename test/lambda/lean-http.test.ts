@@ -8,8 +8,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import fc from "fast-check";
-import { afterEach, describe, expect, it } from "vitest";
-import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, parseResponseHead, requestHead } from "../../lambda/lean-http";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, MAX_IDLE_MS, parseResponseHead, requestHead } from "../../lambda/lean-http";
 
 // A self-signed certificate for localhost and 127.0.0.1, valid until 2126 (openssl req -x509 -days 36500).
 const TLS_DIR = path.join(__dirname, "../fixtures/tls");
@@ -219,6 +219,34 @@ describe("the lean handler against a scripted server", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("closes a pooled connection idle for MAX_IDLE_MS, or closed by the server, and opens a new one for the next request", async () => {
+    const closedByServer: net.Socket[] = [];
+    const server = await scripted((socket) => {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      closedByServer.push(socket);
+    });
+    const h = handler();
+    await readAll((await h.handle(get(server.port))).response.body);
+    // The server closes the kept-alive connection while it is idle in the pool.
+    closedByServer[0].end();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await readAll((await h.handle(get(server.port))).response.body);
+    expect(server.stats()).toEqual({ requests: 2, connections: 2 });
+    const idleSockets = () => [...(h as unknown as { idle: Map<string, unknown[]> }).idle.values()].flat().length;
+    expect(idleSockets()).toBe(1);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      // The third request reuses the pooled connection; released again, it is closed once idle too long.
+      await readAll((await h.handle(get(server.port))).response.body);
+      expect(idleSockets()).toBe(1);
+      vi.advanceTimersByTime(MAX_IDLE_MS + 1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(idleSockets()).toBe(0);
+    expect(server.stats()).toEqual({ requests: 3, connections: 2 });
   });
 
   it("opens a new connection after a response that closes its own", async () => {
