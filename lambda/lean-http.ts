@@ -14,6 +14,7 @@
  * a response that uses one is refused). A response it cannot parse fails the call with a clear error and
  * the connection is closed, never reused.
  */
+import * as https from "node:https";
 import * as net from "node:net";
 import { Readable } from "node:stream";
 import * as tls from "node:tls";
@@ -25,6 +26,10 @@ import type { HttpHandlerOptions, HttpRequest, HttpResponse } from "@smithy/type
 export const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 /** A response's status line and headers may take this many bytes at most. */
 export const MAX_HEAD_BYTES = 64 * 1024;
+/** `LeanBody.into` yields at least this many bytes at a time, unless the body ended or YIELD_WAIT_MS passed. */
+export const YIELD_BYTES = 256 * 1024;
+/** …and holds received bytes back at most this long (measured when the next piece arrives). */
+export const YIELD_WAIT_MS = 20;
 /** A pooled connection idle longer is closed rather than reused (servers close idle connections; a frozen Lambda sleeps through it). */
 export const MAX_IDLE_MS = 4_000;
 
@@ -268,13 +273,18 @@ export class LeanBody extends Readable {
     this.target = target;
     for (const piece of this.early.splice(0)) if (!this.accept(piece)) break;
     let given = 0;
+    let lastYield = performance.now();
     try {
       if (!this.ended && !this.failure) this.resumeSource();
       for (;;) {
         if (this.failure) throw this.failure;
-        if (this.filled > given) {
+        // Gathered into views of YIELD_BYTES (TLS hands on 16 KiB records: 64 per MiB, each a round through
+        // the consumer's loop), sooner at the body's end or once YIELD_WAIT_MS passed since the last one.
+        const ready = this.filled - given;
+        if (ready > 0 && (this.ended || ready >= YIELD_BYTES || performance.now() - lastYield >= YIELD_WAIT_MS)) {
           const view = target.subarray(given, this.filled);
           given = this.filled;
+          lastYield = performance.now();
           yield view;
           continue;
         }
@@ -521,6 +531,8 @@ export class LeanHttpHandler {
         requestTimeout: options.requestTimeout,
         socketTimeout: options.socketTimeout,
         throwOnRequestTimeout: true,
+        // The same TLS options (a test server's authority) for what the fallback sends; else the SDK's agent.
+        ...(options.tls ? { httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ...options.tls }) } : {}),
       } as NodeHttpHandlerOptions);
   }
 

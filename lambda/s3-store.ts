@@ -2,6 +2,7 @@
  * The S3 implementations of the function's I/O (see ports.ts).
  */
 import { Readable } from "node:stream";
+import type { ConnectionOptions } from "node:tls";
 import {
   DeleteObjectCommand,
   GetObjectAttributesCommand,
@@ -68,11 +69,16 @@ export function createS3Client(overrides: S3ClientConfig = {}, retryStrategy = n
   return new S3Client({
     maxAttempts: 5,
     retryStrategy,
-    requestHandler: new LeanHttpHandler({ connectionTimeout: S3_TIMEOUTS.connect, requestTimeout: S3_TIMEOUTS.request, socketTimeout: S3_TIMEOUTS.idle }),
+    requestHandler: s3HttpHandler(),
     responseChecksumValidation: "WHEN_REQUIRED",
     requestChecksumCalculation: "WHEN_REQUIRED",
     ...overrides,
   });
+}
+
+/** The function's HTTP handler for S3, with S3_TIMEOUTS; `tlsOptions` (a certificate authority of a test server) added to its TLS. */
+export function s3HttpHandler(tlsOptions?: ConnectionOptions): LeanHttpHandler {
+  return new LeanHttpHandler({ connectionTimeout: S3_TIMEOUTS.connect, requestTimeout: S3_TIMEOUTS.request, socketTimeout: S3_TIMEOUTS.idle, tls: tlsOptions });
 }
 
 /**

@@ -7,19 +7,25 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import * as https from "node:https";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { compareS3Checksum, type DigestPlan } from "../../lambda/checksums";
 import type { DigestOffload } from "../../lambda/digest-offload";
 import { digestStream } from "../../lambda/hashing";
-import { createS3Client, S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
+import { createS3Client, s3HttpHandler, S3ObjectReader, type ReadSettings } from "../../lambda/s3-store";
 import { LOCAL_CREDENTIALS } from "../local/local-endpoint";
 
 const MiB = 1024 * 1024;
 
-/** A client as any SDK user makes one (the SDK's own HTTP handler): the raw GETs the reader is compared with. */
-export function benchClient(endpoint: string): S3Client {
+/**
+ * A client as any SDK user makes one (the SDK's own HTTP handler): the raw GETs the reader is compared with.
+ * `ca`: the certificate authority of a server over TLS.
+ */
+export function benchClient(endpoint: string, ca?: Buffer): S3Client {
   return new S3Client({
+    ...(ca ? { requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ca }) }) } : {}),
     endpoint,
     region: "us-east-1",
     forcePathStyle: true,
@@ -30,8 +36,8 @@ export function benchClient(endpoint: string): S3Client {
 }
 
 /** The client as the function makes it (createS3Client: its HTTP handler, timeouts and retries), for this endpoint. */
-export function functionClient(endpoint: string): S3Client {
-  return createS3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+export function functionClient(endpoint: string, ca?: Buffer): S3Client {
+  return createS3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: LOCAL_CREDENTIALS, ...(ca ? { requestHandler: s3HttpHandler({ ca }) } : {}) });
 }
 
 /** Uploads `body`; `checksum`, e.g. { ChecksumCRC64NVME: base64 }, is sent as its header for the server to store. */

@@ -13,6 +13,8 @@
  * Run as a script (`node --import tsx s3-server-process.ts <dir> <bucket>`), it serves and prints its port.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { createInterface } from "node:readline";
 
 export interface S3ServerProcess {
@@ -21,8 +23,12 @@ export interface S3ServerProcess {
   close(): Promise<void>;
 }
 
-export async function startS3ServerProcess(directory: string, bucket: string): Promise<S3ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", __filename, directory, bucket], { stdio: ["ignore", "pipe", "inherit"] });
+/** tools/tls: the self-signed certificate of loopback servers (localhost, 127.0.0.1) and its key. */
+export const LOOPBACK_TLS = { cert: path.join(__dirname, "../tls/localhost.crt"), key: path.join(__dirname, "../tls/localhost.key") };
+
+/** s3rver in a process of its own; over TLS (`https://localhost:<port>`, LOOPBACK_TLS's certificate) when `tls`. */
+export async function startS3ServerProcess(directory: string, bucket: string, tls = false): Promise<S3ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", __filename, directory, bucket, ...(tls ? ["tls"] : [])], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the S3 server process did not start in 30 s")), 30_000);
@@ -38,7 +44,7 @@ export async function startS3ServerProcess(directory: string, bucket: string): P
     });
   });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     pid: child.pid!,
     close: () =>
       new Promise<void>((resolve) => {
@@ -50,11 +56,12 @@ export async function startS3ServerProcess(directory: string, bucket: string): P
 }
 
 if (require.main === module) {
-  const [directory, bucket] = process.argv.slice(2);
+  const [directory, bucket, tls] = process.argv.slice(2);
   // s3rver ships no types.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3rver = require("s3rver");
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const certificate = tls === "tls" ? { cert: readFileSync(LOOPBACK_TLS.cert), key: readFileSync(LOOPBACK_TLS.key) } : {};
+  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }], ...certificate });
   server.middleware.unshift(storedChecksums());
   server.run().then(({ port }: { port: number }) => process.stdout.write(`${JSON.stringify({ port })}\n`));
   process.on("SIGTERM", () => void server.close().finally(() => process.exit(0)));
