@@ -3,13 +3,14 @@
  * PutObject sends and returning it as S3 does, so that the bench reads an object stored with CRC64NVME as
  * the function reads one in AWS. Writes that change the object's bytes forget it; tagging does not.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestStream } from "../../lambda/hashing";
 import { DEFAULT_READ_SETTINGS } from "../../lambda/s3-store";
-import { benchClient, readerPlan } from "../../tools/bench/read-path";
-import { startS3ServerProcess, type S3ServerProcess } from "../../tools/bench/s3-server-process";
+import { benchClient, functionClient, readerPlan, readerSha256 } from "../../tools/bench/read-path";
+import { LOOPBACK_TLS, startS3ServerProcess, type S3ServerProcess } from "../../tools/bench/s3-server-process";
 import { tempDir } from "../support/temp";
 
 const BUCKET = "bench";
@@ -64,5 +65,29 @@ describe("the bench's S3 server", () => {
 
   it("answers a malformed percent-escape as s3rver does (404), not with a server error", async () => {
     expect((await fetch(`${server.endpoint}/${BUCKET}/bad%E0%A4%A`)).status).toBe(404);
+  });
+});
+
+describe("the bench's S3 server over TLS", () => {
+  it("serves HTTPS with the loopback certificate; the function's client reads in parts over it and verifies CRC64NVME, the SDK's client agrees", async () => {
+    const tls = await startS3ServerProcess(tempDir("cix-bench-tls-"), BUCKET, true);
+    const ca = readFileSync(LOOPBACK_TLS.cert);
+    const sdk = benchClient(tls.endpoint, ca);
+    const fn = functionClient(tls.endpoint, ca);
+    try {
+      expect(tls.endpoint).toMatch(/^https:\/\/localhost:\d+$/);
+      const body = randomBytes(2 * DEFAULT_READ_SETTINGS.partSize + 777);
+      await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: "over tls.bin", Body: body, ChecksumCRC64NVME: await crc64nvme(body) }));
+      expect(await readerPlan(fn, DEFAULT_READ_SETTINGS, BUCKET, "over tls.bin", body.length)).toEqual({ algorithm: "CRC64NVME" });
+      expect(await readerSha256(fn, DEFAULT_READ_SETTINGS, BUCKET, "over tls.bin", body.length)).toBe(createHash("sha256").update(body).digest("hex"));
+      // Without the certificate's authority the function's client refuses the server.
+      const untrusting = functionClient(tls.endpoint);
+      await expect(untrusting.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "over tls.bin" }))).rejects.toMatchObject({ code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
+      untrusting.destroy();
+    } finally {
+      sdk.destroy();
+      fn.destroy();
+      await tls.close();
+    }
   });
 });
