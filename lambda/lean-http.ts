@@ -72,9 +72,30 @@ export interface ResponseHead {
   readonly reason: string;
   /** HTTP/1.0 or 1.1's minor version. */
   readonly minor: number;
-  /** Lower-case names; repeated headers joined with ", ". */
+  /** Lower-case names; repeated headers joined with ", ", as Node does, but for SINGLE_VALUE_HEADERS (the first kept). */
   readonly headers: Record<string, string>;
 }
+
+/** Headers of which Node's HTTP parser keeps the first and drops repeats (the SDK's handler sees that). */
+const SINGLE_VALUE_HEADERS = new Set([
+  "age",
+  "authorization",
+  "content-type",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-modified-since",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "referer",
+  "retry-after",
+  "server",
+  "user-agent",
+]);
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -92,7 +113,11 @@ export function parseResponseHead(text: string): ResponseHead {
     const value = line.slice(colon + 1).trim();
     if (/[\0\r\n]/.test(value)) throw new HttpProtocolError(`header ${name} holds a control character`);
     const key = name.toLowerCase();
-    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    if (!(key in headers)) headers[key] = value;
+    else if (key === "content-length") {
+      // Differing lengths are an attack or a bug (RFC 9112 §6.3); repeated identical ones are one.
+      if (headers[key] !== value) throw new HttpProtocolError(`conflicting Content-Length headers: ${headers[key]}, ${value}`);
+    } else if (!SINGLE_VALUE_HEADERS.has(key)) headers[key] = `${headers[key]}, ${value}`;
   }
   return { statusCode: Number(status[2]), reason: status[3] ?? "", minor: Number(status[1]), headers };
 }
@@ -221,6 +246,7 @@ export class LeanBody extends Readable {
 
   /** The exchange's end: the whole body was received. */
   received(): void {
+    if (this.ended || this.failure) return;
     this.ended = true;
     if (this.mode === "stream") this.push(null);
     this.notify();
@@ -271,6 +297,9 @@ export class LeanBody extends Readable {
     if (this.mode !== "undecided") throw new Error("the body is already being read");
     this.mode = "fill";
     this.target = target;
+    // Errors reach the reader through this generator (`failure`): one passed to destroy() (an idle timer's)
+    // must not also be emitted as an 'error' event that nobody listens to, an uncaught exception.
+    this.on("error", () => undefined);
     for (const piece of this.early.splice(0)) if (!this.accept(piece)) break;
     let given = 0;
     let lastYield = performance.now();
@@ -357,6 +386,8 @@ class Exchange {
   private chunked: ChunkedDecoder | undefined;
   private body: LeanBody | undefined;
   private finished = false;
+  /** Empty lines followed the response: it is whole, but the connection is not reused. */
+  private tainted = false;
 
   constructor(
     private readonly connection: Connection,
@@ -414,7 +445,7 @@ class Exchange {
     );
     this.onHead(head, this.body);
     if (this.framing.kind === "none" || (this.framing.kind === "length" && this.framing.length === 0)) {
-      if (rest.length > 0) throw new HttpProtocolError("bytes after a response without a body");
+      this.afterBody(rest, "a response without a body");
       this.complete();
       return true;
     }
@@ -428,7 +459,10 @@ class Exchange {
     const body = this.body!;
     if (framing.kind === "length") {
       const wanted = framing.length - this.received;
-      if (data.length > wanted) throw new HttpProtocolError(`more than the ${framing.length} bytes of Content-Length`);
+      if (data.length > wanted) {
+        this.afterBody(data.subarray(wanted), `the ${framing.length} bytes of Content-Length`);
+        data = data.subarray(0, wanted);
+      }
       this.received += data.length;
       const more = body.accept(data);
       if (this.received === framing.length) this.complete();
@@ -441,7 +475,7 @@ class Exchange {
         more = body.accept(piece) && more;
       });
       if (this.chunked!.done) {
-        if (used !== data.length) throw new HttpProtocolError("bytes after the end of a chunked body");
+        this.afterBody(data.subarray(used), "the end of a chunked body");
         this.complete();
       }
       return more;
@@ -450,9 +484,22 @@ class Exchange {
     return body.accept(data);
   }
 
+  /**
+   * Bytes that came after the response's end, in the same read. Empty lines are tolerated, as Node's
+   * parser tolerates them (RFC 9112 §2.2), but the connection is not reused; anything else means client
+   * and server disagree on where the body ends, and fails the response.
+   */
+  private afterBody(extra: Uint8Array, end: string): void {
+    if (extra.length === 0) return;
+    if (!extra.every((byte) => byte === 0x0d || byte === 0x0a)) throw new HttpProtocolError(`bytes after ${end}`);
+    this.tainted = true;
+  }
+
   private complete(): void {
+    // A consumer may have given up on the body while its last piece was handed on (the exchange is then over).
+    if (this.finished) return;
     this.finished = true;
-    const reusable = keepsAlive(this.head!, this.framing!);
+    const reusable = keepsAlive(this.head!, this.framing!) && !this.tainted;
     this.body!.received();
     this.onDone(reusable);
   }

@@ -9,6 +9,8 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { IntegrityError } from "../../lambda/errors";
+import { createS3Client, S3ObjectReader, withIdleTimeout } from "../../lambda/s3-store";
 import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, MAX_IDLE_MS, parseResponseHead, requestHead } from "../../lambda/lean-http";
 
 // The self-signed certificate of loopback servers (tools/tls: localhost and 127.0.0.1, valid until 2126).
@@ -21,6 +23,12 @@ describe("parsing a response's head", () => {
   it("reads the status, the reason and the headers, lower-cased, repeated ones joined", () => {
     const head = parseResponseHead("HTTP/1.1 206 Partial Content\r\nETag: \"abc\"\r\nX-Amz-Meta-A: 1\r\nx-amz-meta-a: 2\r\nContent-Length:  5 ");
     expect(head).toEqual({ statusCode: 206, reason: "Partial Content", minor: 1, headers: { etag: '"abc"', "x-amz-meta-a": "1, 2", "content-length": "5" } });
+  });
+
+  it("keeps the first of a repeated single-value header (ETag, Content-Type…) as Node's parser does, and refuses conflicting Content-Lengths", () => {
+    const head = parseResponseHead('HTTP/1.1 200 OK\r\nETag: "a"\r\nETag: "b"\r\nContent-Length: 5\r\nContent-Length: 5\r\nVia: x\r\nVia: y');
+    expect(head.headers).toEqual({ etag: '"a"', "content-length": "5", via: "x, y" });
+    expect(() => parseResponseHead("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6")).toThrow(/conflicting Content-Length/);
   });
 
   it.each([
@@ -136,6 +144,22 @@ async function scripted(respond: (socket: net.Socket, request: string, index: nu
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Uncaught exceptions while it is installed, instead of vitest's handler (which would fail the run elsewhere). */
+function catchUncaught() {
+  const seen: unknown[] = [];
+  const previous = process.listeners("uncaughtException");
+  process.removeAllListeners("uncaughtException");
+  const record = (error: unknown) => seen.push(error);
+  process.on("uncaughtException", record);
+  return {
+    seen,
+    restore() {
+      process.off("uncaughtException", record);
+      for (const listener of previous) process.on("uncaughtException", listener);
+    },
+  };
+}
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -289,6 +313,32 @@ describe("the lean handler against a scripted server", () => {
     expect(server.stats().connections).toBe(3);
   });
 
+  it("reads a response followed by empty lines whole, as Node does, but does not reuse its connection", async () => {
+    const server = await scripted((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\n"));
+    const h = handler();
+    for (let i = 0; i < 2; i++) expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe("ok");
+    expect(server.stats().connections).toBe(2);
+  });
+
+  it("does not pool a connection whose body's consumer destroyed it while its last piece was handed on", async () => {
+    const server = await scripted((socket) => {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n");
+      setTimeout(() => socket.write("abcd"), 20);
+    });
+    const h = handler();
+    const body = (await h.handle(get(server.port))).response.body as LeanBody;
+    const next = await new Promise<{ read: Promise<Buffer> }>((resolve) => {
+      body.on("error", () => undefined);
+      body.on("data", () => {
+        body.destroy();
+        // The next request in the same turn: it must not get the destroyed connection.
+        queueMicrotask(() => resolve({ read: h.handle(get(server.port)).then((r) => readAll(r.response.body)) }));
+      });
+    });
+    expect((await next.read).toString()).toBe("abcd");
+    expect(server.stats().connections).toBe(2);
+  });
+
   it("refuses a body larger than the buffer it is received into", async () => {
     const server = await scripted((socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsix!!!\r\n0\r\n\r\n"));
     const { response } = await handler().handle(get(server.port));
@@ -339,6 +389,54 @@ describe("the lean handler against a scripted server", () => {
     const reading = readAll((response.body as LeanBody).into(new Uint8Array(10)));
     during.abort();
     await expect(reading).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("fails a stalled read of the function's reader with a retried error, never an uncaught exception (which ends Lambda's runtime)", async () => {
+    for (const ranged of [false, true]) {
+      // A fake S3 that sends a GET's headers, then nothing.
+      const server = await scripted((socket, request) => {
+        const range = /range: bytes=(\d+)-(\d+)/i.exec(request);
+        const [from, to] = range ? [Number(range[1]), Number(range[2])] : [0, 999];
+        const status = ranged && range ? `206 Partial Content\r\nContent-Range: bytes ${from}-${to}/100000` : "200 OK";
+        socket.write(`HTTP/1.1 ${status}\r\nContent-Length: ${to - from + 1}\r\nETag: "abc"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+      });
+      // The function's timeouts are equal (S3_TIMEOUTS.idle for the body and the connection), as here.
+      const client = createS3Client({
+        endpoint: `http://127.0.0.1:${server.port}`,
+        region: "us-east-1",
+        credentials: { accessKeyId: "x", secretAccessKey: "y" },
+        forcePathStyle: true,
+        maxAttempts: 1,
+        requestHandler: new LeanHttpHandler({ connectionTimeout: 1000, requestTimeout: 1500, socketTimeout: 300 }),
+      });
+      cleanups.push(() => client.destroy());
+      const uncaught = catchUncaught();
+      try {
+        const read = new S3ObjectReader(client, 300, { partSize: 40_000, concurrency: 2 }).read({ bucket: "b", key: "k", ...(ranged ? { expectedSize: 100_000 } : {}) });
+        await expect(read).rejects.toBeInstanceOf(IntegrityError);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        uncaught.restore();
+      }
+      expect(uncaught.seen).toEqual([]);
+    }
+  });
+
+  it("lets a consumer slower than the idle timeout finish a body that has arrived, with no uncaught exception", async () => {
+    const data = randomBytes(100_000);
+    const server = await scripted((socket) => socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${data.length}\r\n\r\n`), data])));
+    const body = (await handler().handle(get(server.port))).response.body as LeanBody;
+    const uncaught = catchUncaught();
+    try {
+      const read = (async () => {
+        for await (const _ of withIdleTimeout(body, 100, "x", body.into(new Uint8Array(data.length)))) await new Promise((resolve) => setTimeout(resolve, 250));
+      })();
+      await read.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      uncaught.restore();
+    }
+    expect(uncaught.seen).toEqual([]);
   });
 
   it("keeps the error of a body nobody reads until it is read (no unhandled error event)", async () => {
