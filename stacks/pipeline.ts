@@ -99,10 +99,11 @@ export interface IndexBucketProps {
 export interface FunctionSettings {
   /**
    * Memory of the function in MiB, from 128 to 10240. CPU grows with it (1 vCPU at 1,769 MB), and below
-   * about 1 vCPU a read is bound by CPU, not by S3: the reader spends about 3.5–5 ms of CPU per MiB
+   * about 1 vCPU a read is bound by CPU, not by S3: the reader spends about 2–3 ms of CPU per MiB over TLS
    * receiving, hashing SHA-256 and verifying CRC64NVME (`npm run bench` on a 2-core machine), so 512 MB
-   * (0.29 vCPU) reads about 55–80 MiB/s and 1,769 MB about 200–280 MiB/s. 512 keeps small objects cheap;
-   * raise it where objects are large.
+   * (0.29 vCPU) reads about 100–150 MiB/s, and from about 1,300–1,800 MB the 4 connections of
+   * readConcurrency (about 320 MiB/s) are the limit. 512 keeps small objects cheap; raise it where objects
+   * are large.
    * @default 512
    */
   readonly memorySize?: number;
@@ -141,8 +142,9 @@ export interface FunctionSettings {
   readonly readPartSizeMiB?: number;
   /**
    * `Range` GETs of one object in flight at most, 1 to 64. One S3 connection delivers about 85–90 MB/s, so
-   * 4 reach about 340 MB/s, more than one vCPU receives and hashes (see memorySize); memory holds at most
-   * readConcurrency × readPartSizeMiB (64 MiB by default), which must stay within half of memorySize.
+   * 4 reach about 340 MB/s, what about 1,300–1,800 MB of memory receives and hashes (see memorySize); memory holds
+   * readConcurrency part buffers of readPartSizeMiB (64 MiB by default), which must stay within half of
+   * memorySize, and 1 MiB per open connection.
    * @default 4
    */
   readonly readConcurrency?: number;
