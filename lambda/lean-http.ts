@@ -22,8 +22,12 @@ import { buildQueryString } from "@smithy/core/protocols";
 import { NodeHttpHandler, type NodeHttpHandlerOptions } from "@smithy/node-http-handler";
 import type { HttpHandlerOptions, HttpRequest, HttpResponse } from "@smithy/types";
 
-/** Bytes one connection receives into at a time: large reads cost less per byte (over TLS 1 MiB took ~0.5 ms/MiB, 64 KiB ~0.8). */
-export const RECEIVE_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Bytes one connection receives into at a time. TLS hands on one record (16 KiB at most) per read whatever
+ * the size; over plain TCP larger reads cost little less, and the first read after a response's head is
+ * copied once while its body waits for a consumer, so the buffer stays small.
+ */
+export const RECEIVE_BUFFER_BYTES = 256 * 1024;
 /** A response's status line and headers may take this many bytes at most. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** `LeanBody.into` yields at least this many bytes at a time, unless the body ended or YIELD_WAIT_MS passed. */
@@ -415,20 +419,23 @@ class Exchange {
   }
 
   private receiveHead(data: Uint8Array): boolean {
-    // Copied: the receive buffer is reused by the next read. The head is small.
-    const piece = Buffer.from(data);
-    this.headBytes.push(piece);
-    this.headLength += piece.length;
-    const all = this.headBytes.length === 1 ? piece : Buffer.concat(this.headBytes);
+    // The head is searched where it arrived; only a head split over reads is kept, copied (the receive
+    // buffer is reused by the next read), and it is small. The body's bytes after it are not copied here.
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+    const kept = this.headLength === 0 ? undefined : Buffer.concat(this.headBytes);
+    // A head split over reads ends within MAX_HEAD_BYTES of its start: more of `data` is never searched.
+    const all = kept ? Buffer.concat([kept, bytes.subarray(0, MAX_HEAD_BYTES + 4)]) : bytes;
     const end = all.indexOf("\r\n\r\n");
     if (end < 0) {
-      if (this.headLength > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
-      this.headBytes = [all];
+      if (this.headLength + bytes.length > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
+      this.headBytes.push(Buffer.from(bytes));
+      this.headLength += bytes.length;
       return true;
     }
     if (end > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
     const head = parseResponseHead(all.toString("latin1", 0, end));
-    const rest = all.subarray(end + 4);
+    // What follows the head, as a view of `data` (the terminator ends within it: the kept part had none).
+    const rest = bytes.subarray(end + 4 - (kept?.length ?? 0));
     this.headBytes = [];
     this.headLength = 0;
     // An interim response (100 Continue, 103 Early Hints): the final one follows.
