@@ -144,7 +144,7 @@ export interface FunctionSettings {
    * `Range` GETs of one object in flight at most, 1 to 64. One S3 connection delivers about 85–90 MB/s, so
    * 4 reach about 340 MB/s, what about 1,300–1,800 MB of memory receives and hashes (see memorySize); memory holds
    * readConcurrency part buffers of readPartSizeMiB (64 MiB by default), which must stay within half of
-   * memorySize, and 1 MiB per open connection.
+   * memorySize, and 256 KiB per open connection.
    * @default 4
    */
   readonly readConcurrency?: number;
