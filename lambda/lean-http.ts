@@ -34,6 +34,8 @@ export const MAX_HEAD_BYTES = 64 * 1024;
 export const YIELD_BYTES = 256 * 1024;
 /** …and holds received bytes back at most this long (measured when the next piece arrives). */
 export const YIELD_WAIT_MS = 20;
+/** Interim (1xx) responses one request may receive before its final one (real servers send one or two). */
+export const MAX_INTERIM_RESPONSES = 32;
 /** A pooled connection idle longer is closed rather than reused (servers close idle connections; a frozen Lambda sleeps through it). */
 export const MAX_IDLE_MS = 4_000;
 
@@ -392,6 +394,8 @@ class Exchange {
   private finished = false;
   /** Empty lines followed the response: it is whole, but the connection is not reused. */
   private tainted = false;
+  /** Interim (1xx) responses received so far. */
+  private interim = 0;
 
   constructor(
     private readonly connection: Connection,
@@ -421,25 +425,32 @@ class Exchange {
   private receiveHead(data: Uint8Array): boolean {
     // The head is searched where it arrived; only a head split over reads is kept, copied (the receive
     // buffer is reused by the next read), and it is small. The body's bytes after it are not copied here.
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
-    const kept = this.headLength === 0 ? undefined : Buffer.concat(this.headBytes);
-    // A head split over reads ends within MAX_HEAD_BYTES of its start: more of `data` is never searched.
-    const all = kept ? Buffer.concat([kept, bytes.subarray(0, MAX_HEAD_BYTES + 4)]) : bytes;
-    const end = all.indexOf("\r\n\r\n");
-    if (end < 0) {
-      if (this.headLength + bytes.length > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
-      this.headBytes.push(Buffer.from(bytes));
-      this.headLength += bytes.length;
-      return true;
+    let bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+    let head: ResponseHead;
+    // Interim responses (100 Continue, 103 Early Hints) come before the final one, in the same read or not.
+    for (;;) {
+      const kept = this.headLength === 0 ? undefined : Buffer.concat(this.headBytes);
+      // A head split over reads ends within MAX_HEAD_BYTES of its start: more of `bytes` is never searched.
+      const all = kept ? Buffer.concat([kept, bytes.subarray(0, MAX_HEAD_BYTES + 4)]) : bytes;
+      const end = all.indexOf("\r\n\r\n");
+      if (end < 0) {
+        // Up to 3 bytes may be the start of the terminator, which is not the head's.
+        if (this.headLength + bytes.length > MAX_HEAD_BYTES + 3) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
+        this.headBytes.push(Buffer.from(bytes));
+        this.headLength += bytes.length;
+        return true;
+      }
+      if (end > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
+      head = parseResponseHead(all.toString("latin1", 0, end));
+      // What follows the head, as a view of `bytes` (the terminator ends within it: the kept part had none).
+      bytes = bytes.subarray(end + 4 - (kept?.length ?? 0));
+      this.headBytes = [];
+      this.headLength = 0;
+      if (head.statusCode >= 200) break;
+      if (++this.interim > MAX_INTERIM_RESPONSES) throw new HttpProtocolError(`more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+      if (bytes.length === 0) return true;
     }
-    if (end > MAX_HEAD_BYTES) throw new HttpProtocolError(`the response's headers are longer than ${MAX_HEAD_BYTES} bytes`);
-    const head = parseResponseHead(all.toString("latin1", 0, end));
-    // What follows the head, as a view of `data` (the terminator ends within it: the kept part had none).
-    const rest = bytes.subarray(end + 4 - (kept?.length ?? 0));
-    this.headBytes = [];
-    this.headLength = 0;
-    // An interim response (100 Continue, 103 Early Hints): the final one follows.
-    if (head.statusCode < 200) return rest.length === 0 ? true : this.receiveHead(rest);
+    const rest = bytes;
     this.head = head;
     this.framing = bodyFraming(this.method, head);
     if (this.framing.kind === "chunked") this.chunked = new ChunkedDecoder();

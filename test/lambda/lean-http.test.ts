@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { IntegrityError } from "../../lambda/errors";
 import { createS3Client, S3ObjectReader, withIdleTimeout } from "../../lambda/s3-store";
-import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, MAX_IDLE_MS, parseResponseHead, requestHead } from "../../lambda/lean-http";
+import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, MAX_HEAD_BYTES, MAX_IDLE_MS, MAX_INTERIM_RESPONSES, parseResponseHead, requestHead } from "../../lambda/lean-http";
 
 // The self-signed certificate of loopback servers (tools/tls: localhost and 127.0.0.1, valid until 2126).
 const TLS_DIR = path.join(__dirname, "../../tools/tls");
@@ -343,6 +343,35 @@ describe("the lean handler against a scripted server", () => {
     const server = await scripted((socket) => socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsix!!!\r\n0\r\n\r\n"));
     const { response } = await handler().handle(get(server.port));
     await expect(readAll((response.body as LeanBody).into(new Uint8Array(4)))).rejects.toThrow(/longer than the 4 bytes expected/);
+  });
+
+  it("refuses more than MAX_INTERIM_RESPONSES interim responses, however many one read holds, with an HttpProtocolError", async () => {
+    const server = await scripted((socket, _request, index) =>
+      socket.write(`${"HTTP/1.1 100 Continue\r\n\r\n".repeat(index === 0 ? MAX_INTERIM_RESPONSES : 10_000)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`),
+    );
+    const h = handler();
+    expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe("ok");
+    await expect(h.handle(get(server.port))).rejects.toThrow(HttpProtocolError);
+  });
+
+  it("accepts a head of exactly MAX_HEAD_BYTES wherever the reads split it, its terminator included, and refuses one byte more", async () => {
+    const headOf = (length: number) => {
+      const start = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Pad: ";
+      return start + "a".repeat(length - start.length);
+    };
+    for (const [length, accepted] of [[MAX_HEAD_BYTES, true], [MAX_HEAD_BYTES + 1, false]] as const) {
+      const text = Buffer.from(`${headOf(length)}\r\n\r\nok`);
+      for (const cut of [0, MAX_HEAD_BYTES - 1, MAX_HEAD_BYTES, MAX_HEAD_BYTES + 1, MAX_HEAD_BYTES + 2, MAX_HEAD_BYTES + 3, MAX_HEAD_BYTES + 4]) {
+        const server = await scripted((socket) => {
+          socket.write(text.subarray(0, cut));
+          setTimeout(() => socket.write(text.subarray(cut)), 15);
+        });
+        const answer = handler().handle(get(server.port)).then((r) => readAll(r.response.body));
+        if (accepted) expect((await answer).toString(), `cut at ${cut}`).toBe("ok");
+        else await expect(answer, `cut at ${cut}`).rejects.toThrow(/longer than/);
+        await server.close();
+      }
+    }
   });
 
   it("skips an interim 100 Continue and answers the final response", async () => {
