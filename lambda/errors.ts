@@ -36,6 +36,14 @@ export class ObjectForbiddenError extends IndexerError {
   readonly code = "ObjectForbidden";
 }
 
+/**
+ * An HTTP response the function's own HTTP client (lean-http.ts) cannot accept: malformed, too large a
+ * head, a framing it does not speak. The call fails and the connection is closed, never reused.
+ */
+export class HttpProtocolError extends IndexerError {
+  readonly code = "HttpProtocol";
+}
+
 /** The bytes read do not add up (stream ended early, sizes disagree): nothing may be recorded. */
 export class IntegrityError extends IndexerError {
   readonly code = "Integrity";

@@ -21,6 +21,7 @@ import * as tls from "node:tls";
 import { buildQueryString } from "@smithy/core/protocols";
 import { NodeHttpHandler, type NodeHttpHandlerOptions } from "@smithy/node-http-handler";
 import type { HttpHandlerOptions, HttpRequest, HttpResponse } from "@smithy/types";
+import { HttpProtocolError } from "./errors";
 
 /**
  * Bytes one connection receives into at a time. TLS hands on one record (16 KiB at most) per read whatever
@@ -48,14 +49,6 @@ export interface LeanHttpOptions {
   readonly socketTimeout?: number;
   /** Extra TLS options (tests: a certificate authority of their own). */
   readonly tls?: tls.ConnectionOptions;
-  /** Handles what this handler does not; default: NodeHttpHandler with the same timeouts. */
-  readonly fallback?: NodeHttpHandler;
-}
-
-/** A response this handler cannot accept: malformed, too large a head, a framing it does not speak. */
-export class HttpProtocolError extends Error {
-  override readonly name = "HttpProtocolError";
-  readonly code = "EPROTO";
 }
 
 /** An error with a Node network code, which the SDK's retry classifies as transient (ECONNRESET). */
@@ -417,7 +410,7 @@ class Exchange {
       if (!more) this.idle.disarm();
       return more;
     } catch (error) {
-      this.failAll(error as Error);
+      this.fail(error as Error);
       return false;
     }
   }
@@ -536,7 +529,7 @@ class Exchange {
       this.body === undefined
         ? `the connection closed before the response's headers${error ? `: ${error.message}` : ""}`
         : `the connection closed after ${this.received}${expected} bytes of the body${error ? `: ${error.message}` : ""}`;
-    this.failAll(connectionError(message, (error as { code?: string } | undefined)?.code ?? "ECONNRESET", error));
+    this.fail(connectionError(message, (error as { code?: string } | undefined)?.code ?? "ECONNRESET", error));
   }
 
   /** The consumer gave up on the body (or it failed): the connection cannot be reused. */
@@ -547,17 +540,13 @@ class Exchange {
     this.connection.socket.destroy();
   }
 
-  private failAll(error: Error): void {
+  /** Ends the exchange with `error` (a timeout, an abort, a broken response), closing the connection. */
+  fail(error: Error): void {
     if (this.finished) return;
     this.finished = true;
     this.connection.socket.destroy();
     if (this.body) this.body.fail(error);
     this.onError(error);
-  }
-
-  /** Ends the exchange with `error` (a timeout, an abort), closing the connection. */
-  fail(error: Error): void {
-    this.failAll(error);
   }
 }
 
@@ -589,16 +578,15 @@ export class LeanHttpHandler {
   private readonly fallback: NodeHttpHandler;
 
   constructor(private readonly options: LeanHttpOptions = {}) {
-    this.fallback =
-      options.fallback ??
-      new NodeHttpHandler({
-        connectionTimeout: options.connectionTimeout,
-        requestTimeout: options.requestTimeout,
-        socketTimeout: options.socketTimeout,
-        throwOnRequestTimeout: true,
-        // The same TLS options (a test server's authority) for what the fallback sends; else the SDK's agent.
-        ...(options.tls ? { httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ...options.tls }) } : {}),
-      } as NodeHttpHandlerOptions);
+    // What this handler does not send goes to the SDK's own, with the same timeouts.
+    this.fallback = new NodeHttpHandler({
+      connectionTimeout: options.connectionTimeout,
+      requestTimeout: options.requestTimeout,
+      socketTimeout: options.socketTimeout,
+      throwOnRequestTimeout: true,
+      // The same TLS options (a test server's authority) for what the fallback sends; else the SDK's agent.
+      ...(options.tls ? { httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ...options.tls }) } : {}),
+    } as NodeHttpHandlerOptions);
   }
 
   /** Whether this handler sends `request` itself (else the fallback does). Pure. */

@@ -138,7 +138,7 @@ export function firstBytesOf(body: Readable, n: number): Readable {
 }
 
 /**
- * A body's bytes, at most `length` of them: received straight into `buffer()` when the function's HTTP
+ * A body's bytes: received straight into `buffer()` (which must hold them all) when the function's HTTP
  * handler delivered it (lean-http.ts: one copy, nothing allocated per read), else as the stream yields them.
  * Either way a body silent `idleMs` ends the read (withIdleTimeout).
  */

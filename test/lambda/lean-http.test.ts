@@ -9,9 +9,9 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { IntegrityError } from "../../lambda/errors";
+import { HttpProtocolError, IntegrityError } from "../../lambda/errors";
 import { createS3Client, S3ObjectReader, withIdleTimeout } from "../../lambda/s3-store";
-import { bodyFraming, ChunkedDecoder, HttpProtocolError, keepsAlive, LeanBody, LeanHttpHandler, MAX_HEAD_BYTES, MAX_IDLE_MS, MAX_INTERIM_RESPONSES, parseResponseHead, requestHead } from "../../lambda/lean-http";
+import { bodyFraming, ChunkedDecoder, keepsAlive, LeanBody, LeanHttpHandler, MAX_HEAD_BYTES, MAX_IDLE_MS, MAX_INTERIM_RESPONSES, parseResponseHead, requestHead } from "../../lambda/lean-http";
 
 // The self-signed certificate of loopback servers (tools/tls: localhost and 127.0.0.1, valid until 2126).
 const TLS_DIR = path.join(__dirname, "../../tools/tls");
@@ -273,17 +273,14 @@ describe("the lean handler against a scripted server", () => {
     expect(server.stats()).toEqual({ requests: 3, connections: 2 });
   });
 
-  it("opens a new connection after a response that closes its own", async () => {
-    const server = await scripted((socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+  it.each([
+    ["opens a new connection after a response that closes its own", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", "ok", true],
+    ["reads a body framed by the connection's close to its end, and never reuses that connection", "HTTP/1.1 200 OK\r\n\r\nuntil the end", "until the end", true],
+    ["reads a response followed by empty lines whole, as Node does, but does not reuse its connection", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\n", "ok", false],
+  ])("%s", async (_behaviour, answer, body, closes) => {
+    const server = await scripted((socket) => (closes ? socket.end(answer) : socket.write(answer)));
     const h = handler();
-    for (let i = 0; i < 2; i++) expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe("ok");
-    expect(server.stats().connections).toBe(2);
-  });
-
-  it("reads a body framed by the connection's close to its end, and never reuses that connection", async () => {
-    const server = await scripted((socket) => socket.end("HTTP/1.1 200 OK\r\n\r\nuntil the end"));
-    const h = handler();
-    for (let i = 0; i < 2; i++) expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe("until the end");
+    for (let i = 0; i < 2; i++) expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe(body);
     expect(server.stats().connections).toBe(2);
   });
 
@@ -311,13 +308,6 @@ describe("the lean handler against a scripted server", () => {
     await expect(h.handle(get(server.port))).rejects.toThrow(/longer than 65536 bytes/);
     await expect(h.handle(get(server.port)).then((r) => readAll(r.response.body))).rejects.toThrow(HttpProtocolError);
     expect(server.stats().connections).toBe(3);
-  });
-
-  it("reads a response followed by empty lines whole, as Node does, but does not reuse its connection", async () => {
-    const server = await scripted((socket) => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\n"));
-    const h = handler();
-    for (let i = 0; i < 2; i++) expect((await readAll((await h.handle(get(server.port))).response.body)).toString()).toBe("ok");
-    expect(server.stats().connections).toBe(2);
   });
 
   it("does not pool a connection whose body's consumer destroyed it while its last piece was handed on", async () => {
